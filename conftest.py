@@ -1,0 +1,42 @@
+"""Fixtures shared by every test: the cast, signed-in clients, and the audit
+triggers, which must be lifted while a transactional test flushes tables."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from tandem.audit import triggers
+from tandem.test import Cast, build_cast, sign_in
+
+
+@pytest.fixture
+def cast(db: None) -> Cast:
+    return build_cast()
+
+
+@pytest.fixture
+def client_for(db: None):  # type: ignore[no-untyped-def]
+    def make(user, *, sudo: bool = False) -> Client:  # type: ignore[no-untyped-def]
+        return sign_in(Client(), user, sudo=sudo)
+
+    return make
+
+
+TRANSACTIONAL = {"transactional_db", "live_server", "live_url"}
+
+
+@pytest.fixture(autouse=True)
+def _audit_triggers_around_flush(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Transactional tests end by emptying every table, which the append-only
+    triggers refuse. Lift them just before that flush; the flush's
+    post_migrate signal puts them back (tandem.audit.apps)."""
+    transactional = bool(TRANSACTIONAL & set(request.fixturenames))
+    if transactional:
+        request.getfixturevalue("transactional_db")
+    yield
+    if transactional:
+        triggers.remove(connection)

@@ -1,0 +1,25 @@
+"""``tandem demo [--reset]``: seed the demo world, then exit."""
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from tandem.demo import seed
+
+
+class Command(BaseCommand):
+    help = "Seed the demo organizations, people and patients. Running it again changes nothing."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--reset", action="store_true", help="Remove the demo world and build it again.")
+
+    def handle(self, *args: Any, reset: bool, **options: Any) -> None:
+        if reset:
+            seed.reset()
+            self.stdout.write("Removed the demo world.")
+        if seed.is_seeded():
+            self.stdout.write("The demo is already in place; nothing changed.")
+        else:
+            seed.seed()
+            self.stdout.write("Seeded the demo: Riverbend Counseling, Lakeside Therapy, Northstar Psychiatry, 50 patients.")
+        self.stdout.write("\nDemo sign-ins:\n" + seed.sign_in_table())

@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest
+
+from tandem.access import policy
+
+
+def site(request: HttpRequest) -> dict[str, object]:
+    user = getattr(request, "user", None)
+    return {
+        "demo_mode": settings.DEMO_MODE,
+        "idle_timeout_seconds": settings.IDLE_TIMEOUT_SECONDS,
+        "nav_admin": policy.can_view_audit(user) if user is not None and user.is_authenticated else False,
+    }

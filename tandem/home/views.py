@@ -1,0 +1,34 @@
+"""Each role's "today" page."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET
+
+from tandem.access import policy
+from tandem.patients import selectors as patient_selectors
+
+
+@require_GET
+def root(request: HttpRequest) -> HttpResponse:
+    return redirect("home:today" if request.user.is_authenticated else "accounts:sign_in")
+
+
+@require_GET
+@login_required
+def today(request: HttpRequest) -> HttpResponse:
+    st = policy.standing(request.user)
+    caseload = patient_selectors.my_caseload(request.user)
+    context = {
+        "nav": "today",
+        "memberships": st.memberships,
+        "caseload": caseload[:10],
+        "caseload_count": len(caseload),
+        "appointments": [],
+        "tasks": [],
+        "alerts": [],
+        "admin_orgs": policy.administered_organizations(request.user),
+    }
+    return render(request, "home/today.html", context)

@@ -1,0 +1,95 @@
+"""Managing who works in an organization. Each service is atomic and audited."""
+
+from __future__ import annotations
+
+from django.contrib.auth.tokens import default_token_generator
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+from tandem.accounts.models import User
+from tandem.audit import services as audit
+from tandem.audit.models import Action
+from tandem.organizations.models import ADMIN_ROLES, ROLES_BY_KIND, Membership, Organization
+
+OPERATIONS = "operations"
+
+
+def _check_role(organization: Organization, role: str) -> None:
+    if role not in ROLES_BY_KIND[organization.kind]:
+        raise ValidationError(f"That role does not exist in a {organization.get_kind_display().lower()}.")
+
+
+def _keeps_an_admin(membership: Membership, *, new_role: str | None = None, active: bool = True) -> bool:
+    if membership.role not in ADMIN_ROLES or (active and new_role in ADMIN_ROLES):
+        return True
+    others = Membership.objects.filter(
+        organization=membership.organization, role__in=ADMIN_ROLES, is_active=True
+    ).exclude(pk=membership.pk)
+    return others.exists()
+
+
+def send_invitation(*, user: User, organization: Organization, base_url: str) -> None:
+    """Email a one-time link to choose a password (Django's reset token: single use, expiring)."""
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    token = default_token_generator.make_token(user)
+    link = base_url.rstrip("/") + reverse("accounts:password_reset_confirm", args=[uid, token])
+    body = render_to_string("organizations/email/invitation.txt", {"user": user, "organization": organization, "link": link})
+    send_mail(f"You're invited to {organization.name} on Tandem", body, None, [user.email])
+
+
+def member_invite(
+    *, actor: User, organization: Organization, email: str, full_name: str, credentials: str, role: str,
+    base_url: str, meta: audit.RequestMeta,
+) -> Membership:
+    _check_role(organization, role)
+    with transaction.atomic():
+        user, created = User.objects.get_or_create(
+            email=email.lower(),
+            defaults={"full_name": full_name, "credentials": credentials, "timezone": organization.timezone},
+        )
+        if created:
+            user.set_unusable_password()
+            user.save(update_fields=["password"])
+        if Membership.objects.filter(user=user, organization=organization).exists():
+            raise ValidationError(f"{email} is already a member of {organization.name}.")
+        membership = Membership.objects.create(user=user, organization=organization, role=role)
+        audit.record(
+            actor=actor, action=Action.CREATE, purpose=OPERATIONS, meta=meta,
+            target_type="membership", target_id=membership.public_id, detail={"role": role},
+        )
+        if created:
+            transaction.on_commit(lambda: send_invitation(user=user, organization=organization, base_url=base_url))
+    return membership
+
+
+def membership_change_role(*, actor: User, membership: Membership, role: str, meta: audit.RequestMeta) -> None:
+    _check_role(membership.organization, role)
+    if not _keeps_an_admin(membership, new_role=role):
+        raise ValidationError("Every organization needs at least one active admin.")
+    with transaction.atomic():
+        old = membership.role
+        membership.role = role
+        membership.save(update_fields=["role"])
+        audit.record(
+            actor=actor, action=Action.ROLE_CHANGE, purpose=OPERATIONS, meta=meta,
+            target_type="membership", target_id=membership.public_id, detail={"from": old, "to": role},
+        )
+
+
+def membership_set_active(*, actor: User, membership: Membership, active: bool, meta: audit.RequestMeta) -> None:
+    if not active and not _keeps_an_admin(membership, active=False):
+        raise ValidationError("Every organization needs at least one active admin.")
+    with transaction.atomic():
+        membership.is_active = active
+        membership.ended_at = None if active else timezone.now()
+        membership.save(update_fields=["is_active", "ended_at"])
+        audit.record(
+            actor=actor, action=Action.ROLE_CHANGE, purpose=OPERATIONS, meta=meta,
+            target_type="membership", target_id=membership.public_id, detail={"active": active},
+        )

@@ -1,0 +1,178 @@
+"""Patient list, registration, chart and care team."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from tandem.access import policy
+from tandem.accounts.models import User
+from tandem.audit import services as audit
+from tandem.audit.models import Action
+from tandem.patients import selectors, services
+from tandem.patients.forms import CareTeamAddForm, CareTeamEndForm, PatientForm
+
+PAGE_SIZE = 50
+
+
+def _actor(request: HttpRequest) -> User:
+    assert isinstance(request.user, User)
+    return request.user
+
+
+@require_GET
+@login_required
+def patient_list(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "")[:100]
+    mine = request.GET.get("mine") == "1"
+    patients = selectors.search_patients(request.user, query=query, mine=mine)
+    page = Paginator(patients, PAGE_SIZE).get_page(request.GET.get("page"))
+    # The search words may be a patient's name: the trail records that a search happened, not what it was.
+    audit.record(
+        actor=_actor(request), action=Action.SEARCH if query else Action.LIST, purpose=services.TREATMENT,
+        meta=audit.RequestMeta.from_request(request), target_type="patient_list",
+        detail={"mine": mine, "page": page.number},
+    )
+    context = {
+        "nav": "patients",
+        "page": page,
+        "query": query,
+        "mine": mine,
+        "can_register": bool(policy.practices_for_new_patients(request.user)),
+    }
+    template = "patients/_rows.html" if request.htmx and not request.htmx.boosted else "patients/list.html"
+    return render(request, template, context)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def patient_create(request: HttpRequest) -> HttpResponse:
+    practices = policy.practices_for_new_patients(request.user)
+    if not practices:
+        raise Http404("Not found")
+    form = PatientForm(request.POST or None, practices=practices)
+    if request.method == "POST" and form.is_valid():
+        data = {k: v for k, v in form.cleaned_data.items() if k not in {"practice", "intake_token"}}
+        patient, created = services.patient_create(
+            actor=_actor(request),
+            practice=form.cleaned_data["practice"],
+            data=data,
+            intake_token=form.cleaned_data.get("intake_token"),
+            meta=audit.RequestMeta.from_request(request),
+        )
+        if created:
+            messages.success(request, f"{patient.full_name} is registered.")
+        return redirect("patients:chart", patient.public_id)
+    status = 400 if form.errors else 200
+    return render(request, "patients/form.html", {"nav": "patients", "form": form, "creating": True}, status=status)
+
+
+@require_GET
+@login_required
+def patient_chart(request: HttpRequest, public_id: str) -> HttpResponse:
+    with transaction.atomic():
+        patient = policy.get_patient_for(request.user, public_id)
+        audit.record(
+            actor=_actor(request), action=Action.VIEW, purpose=services.TREATMENT,
+            meta=audit.RequestMeta.from_request(request), patient_id=patient.public_id,
+            target_type="patient_chart", target_id=patient.public_id,
+        )
+    team = selectors.care_team(patient)
+    today = patient.practice.local_date()
+    context = {
+        "nav": "patients",
+        "patient": patient,
+        "age": patient.age_on(today),
+        "current_team": [m for m in team if m.is_active_on(today) or m.starts_on > today],
+        "past_team": [m for m in team if m.ends_on and m.ends_on < today],
+        "timeline": selectors.timeline(patient, team),
+        "can_edit": policy.can_edit_patient(request.user, patient),
+        "can_manage_team": policy.can_manage_care_team(request.user, patient),
+        "can_view_access": policy.can_view_access_history(request.user, patient),
+        "today": today,
+    }
+    return render(request, "patients/chart.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def patient_edit(request: HttpRequest, public_id: str) -> HttpResponse:
+    patient = policy.get_patient_for(request.user, public_id)
+    if not policy.can_edit_patient(request.user, patient):
+        raise Http404("Not found")
+    form = PatientForm(request.POST or None, instance=patient, practices=[patient.practice])
+    if request.method == "POST":
+        if form.is_valid():
+            # The form has already copied values onto the instance: compare against the stored row.
+            stored = type(patient).objects.get(pk=patient.pk)
+            changed = services.patient_update(
+                actor=_actor(request), patient=stored, data=form.cleaned_data, meta=audit.RequestMeta.from_request(request)
+            )
+            messages.success(request, "Saved." if changed else "Nothing changed.")
+            return redirect("patients:chart", patient.public_id)
+        patient.refresh_from_db()
+    else:
+        audit.record(
+            actor=_actor(request), action=Action.VIEW, purpose=services.TREATMENT,
+            meta=audit.RequestMeta.from_request(request), patient_id=patient.public_id,
+            target_type="patient_demographics", target_id=patient.public_id,
+        )
+    status = 400 if form.errors else 200
+    return render(request, "patients/form.html", {"nav": "patients", "form": form, "patient": patient}, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def care_team_add(request: HttpRequest, public_id: str) -> HttpResponse:
+    patient = policy.get_patient_for(request.user, public_id)
+    if not policy.can_manage_care_team(request.user, patient):
+        raise Http404("Not found")
+    eligible = policy.eligible_care_team_members(patient)
+    form = CareTeamAddForm(request.POST or None, eligible=eligible, initial={"starts_on": patient.practice.local_date()})
+    if request.method == "POST" and form.is_valid():
+        try:
+            member = services.care_team_add(
+                actor=_actor(request), patient=patient, membership=form.cleaned_data["membership"],
+                role=form.cleaned_data["role"], starts_on=form.cleaned_data["starts_on"],
+                ends_on=form.cleaned_data["ends_on"], meta=audit.RequestMeta.from_request(request),
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, f"{member.user.display_name} joined the care team.")
+            return redirect("patients:chart", patient.public_id)
+    elif request.method == "GET":
+        audit.record(
+            actor=_actor(request), action=Action.VIEW, purpose=services.TREATMENT,
+            meta=audit.RequestMeta.from_request(request), patient_id=patient.public_id,
+            target_type="care_team", target_id=patient.public_id,
+        )
+    status = 400 if form.errors else 200
+    return render(request, "patients/care_team_add.html", {"nav": "patients", "form": form, "patient": patient}, status=status)
+
+
+@require_POST
+@login_required
+def care_team_end(request: HttpRequest, public_id: str, member_id: str) -> HttpResponse:
+    patient = policy.get_patient_for(request.user, public_id)
+    member = policy.get_care_team_member_for(request.user, patient, member_id)
+    form = CareTeamEndForm(request.POST)
+    if form.is_valid():
+        try:
+            services.care_team_end(
+                actor=_actor(request), member=member, ends_on=form.cleaned_data["ends_on"],
+                meta=audit.RequestMeta.from_request(request),
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, f"{member.user.display_name} leaves the care team after {form.cleaned_data['ends_on']:%b %d, %Y}.")
+    else:
+        messages.error(request, "Enter a valid last day.")
+    return redirect("patients:chart", patient.public_id)

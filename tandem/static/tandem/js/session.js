@@ -1,0 +1,59 @@
+// Automatic logoff on the page: warn a minute before the idle limit, report
+// real activity (typing, clicking) to the server at most once a minute, and
+// leave the page for the sign-in screen when the server says the session ended.
+(function () {
+  "use strict";
+  var body = document.body;
+  var statusUrl = body.dataset.sessionStatus;
+  var keepaliveUrl = body.dataset.sessionKeepalive;
+  var signedOutUrl = body.dataset.signedOut;
+  if (!statusUrl) { return; }
+  var idleSeconds = parseInt(body.dataset.idleSeconds || "900", 10);
+  var lastActivity = Date.now();
+  var lastReported = Date.now();
+  var warning = document.getElementById("session-warning");
+  var stay = document.getElementById("session-stay");
+
+  function csrfToken() {
+    var headers = JSON.parse(body.getAttribute("hx-headers") || "{}");
+    return headers["X-CSRFToken"] || "";
+  }
+
+  function leave(url) { window.location.assign(url || signedOutUrl + "?reason=idle"); }
+
+  function check() {
+    fetch(statusUrl, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (response) { return response.json().then(function (data) { return [response.status, data]; }); })
+      .then(function (result) {
+        var data = result[1];
+        if (result[0] === 401 || !data.signed_in) { leave(data.redirect); return; }
+        if (warning) { warning.hidden = data.seconds_left > 60; }
+      })
+      .catch(function () { /* offline: try again on the next tick */ });
+  }
+
+  function report() {
+    lastReported = Date.now();
+    fetch(keepaliveUrl, { method: "POST", credentials: "same-origin", headers: { "X-CSRFToken": csrfToken(), "Accept": "application/json" } })
+      .then(function (response) { if (response.status === 401) { leave(); } else if (warning) { warning.hidden = true; } })
+      .catch(function () {});
+  }
+
+  function activity() {
+    lastActivity = Date.now();
+    if (Date.now() - lastReported > 60000) { report(); }
+  }
+
+  ["keydown", "mousedown", "touchstart"].forEach(function (name) {
+    document.addEventListener(name, activity, { passive: true });
+  });
+  if (stay) { stay.addEventListener("click", report); }
+
+  // Check often enough to act within a few seconds of the limit.
+  var tick = Math.max(5, Math.min(30, Math.floor(idleSeconds / 10)));
+  window.setInterval(function () {
+    var idleFor = (Date.now() - lastActivity) / 1000;
+    if (idleFor >= idleSeconds - 65) { check(); }
+  }, tick * 1000);
+  window.addEventListener("focus", check);
+})();

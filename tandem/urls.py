@@ -1,0 +1,15 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+urlpatterns = [
+    # Back-office staff sign in through Tandem's own sign-in, with its second step.
+    path("admin/login/", RedirectView.as_view(pattern_name="accounts:sign_in", query_string=True)),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("tandem.accounts.urls")),
+    path("patients/", include("tandem.patients.urls")),
+    path("organization/", include("tandem.organizations.urls")),
+    path("audit/", include("tandem.audit.urls")),
+    path("", include("tandem.operations.urls")),
+    path("", include("tandem.home.urls")),
+]
