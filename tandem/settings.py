@@ -201,7 +201,6 @@ USE_TZ = True
 
 # --- Static files ---------------------------------------------------------------------------
 STATIC_URL = "/static/"
-STATIC_ROOT = DATA_DIR / "static"
 # Hashed, compressed file names need ``collectstatic`` first: on in production,
 # off for the demo and tests, which serve straight from the source tree.
 STATIC_MANIFEST = env_bool("TANDEM_STATIC_MANIFEST", not DEBUG)
@@ -214,6 +213,8 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
+# collectstatic writes here; without the manifest, files are served from the source tree.
+STATIC_ROOT = DATA_DIR / "static" if STATIC_MANIFEST else None
 
 # --- Logging ----------------------------------------------------------------------------------
 LOG_LEVEL = env_choice("TANDEM_LOG_LEVEL", "INFO", {"DEBUG", "INFO", "WARNING", "ERROR"})

@@ -77,10 +77,9 @@ def make_user(email: str, name: str, credentials: str = "", *, mfa: bool = True)
 
 
 def make_patient(practice: Organization, first: str, last: str, mrn: str, payer: Payer | None = None, **extra: object) -> Patient:
-    return Patient.objects.create(
-        practice=practice, first_name=first, last_name=last, mrn=mrn, date_of_birth=datetime.date(1988, 4, 2),
-        timezone=practice.timezone, state="OR", payer=payer, **extra,
-    )
+    fields: dict[str, object] = {"date_of_birth": datetime.date(1988, 4, 2), "timezone": practice.timezone, "state": "OR"}
+    fields.update(extra)
+    return Patient.objects.create(practice=practice, first_name=first, last_name=last, mrn=mrn, payer=payer, **fields)
 
 
 def build_cast() -> Cast:

@@ -4,7 +4,11 @@ from django.views.generic import RedirectView
 
 urlpatterns = [
     # Back-office staff sign in through Tandem's own sign-in, with its second step.
-    path("admin/login/", RedirectView.as_view(pattern_name="accounts:sign_in", query_string=True)),
+    path(
+        "admin/login/",
+        RedirectView.as_view(pattern_name="accounts:sign_in", query_string=True),
+        name="admin_login_redirect",
+    ),
     path("admin/", admin.site.urls),
     path("accounts/", include("tandem.accounts.urls")),
     path("patients/", include("tandem.patients.urls")),

@@ -1,0 +1,79 @@
+# Tandem: `make demo` serves the demo; `make test` runs every suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO_ENV := TANDEM_DEBUG=true TANDEM_DEMO=true
+PG_URL ?= postgres://postgres@127.0.0.1:5432/tandem
+REDIS_URL ?= redis://127.0.0.1:6379/0
+XDIST ?= -n 2
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: demo test venv test-deps lint typecheck migrations-check test-sqlite test-postgres test-e2e bench clean
+
+$(BIN)/tandem: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Tandem needs Python 3.11 or newer")'
+	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $(BIN)/tandem
+
+venv: $(BIN)/tandem
+
+demo: venv
+	@mkdir -p var
+	$(DEMO_ENV) $(BIN)/tandem migrate --verbosity 0
+	$(DEMO_ENV) $(BIN)/tandem demo
+	@echo ""
+	@echo "Tandem demo on http://127.0.0.1:8000  (Ctrl+C stops it)"
+	$(DEMO_ENV) $(BIN)/tandem serve --host 127.0.0.1 --port 8000 --with-worker
+
+# Debian's Chromium drives the browser suite (never `playwright install`).
+test-deps: venv
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Debian's chromium and coturn..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium coturn >/dev/null; \
+	  else \
+	    echo "The browser suite needs Debian's Chromium at $(CHROMIUM). Install it with:"; \
+	    echo "    sudo apt-get install chromium coturn"; \
+	    exit 1; \
+	  fi; \
+	fi
+
+lint: venv
+	$(BIN)/ruff check .
+
+typecheck: venv
+	TANDEM_DEBUG=true $(BIN)/mypy tandem
+
+migrations-check: venv
+	TANDEM_DEBUG=true $(BIN)/tandem makemigrations --check --dry-run
+
+test-sqlite: venv
+	$(BIN)/pytest $(XDIST) -q
+
+# In CI a missing PostgreSQL or Redis fails the run; elsewhere it is reported loudly and left out.
+test-postgres: venv
+	@if TANDEM_DATABASE_URL=$(PG_URL) TANDEM_REDIS_URL=$(REDIS_URL) $(BIN)/python scripts/check_services.py; then \
+	  TANDEM_DATABASE_URL=$(PG_URL) TANDEM_REDIS_URL=$(REDIS_URL) $(BIN)/pytest $(XDIST) -q; \
+	elif [ -n "$$CI" ]; then \
+	  echo "CI: PostgreSQL and Redis are required for the PostgreSQL suite."; exit 1; \
+	else \
+	  echo "*** NOT RUN: the PostgreSQL and Redis suite (start them, or set PG_URL and REDIS_URL) ***"; \
+	fi
+
+# The browser suite runs in a network namespace that has only loopback, so no
+# packet can leave the machine (WebRTC media included).
+test-e2e: test-deps
+	@if [ "$$(id -u)" = "0" ]; then NS="unshare -n"; else NS="unshare -rn"; fi; \
+	$$NS sh -c 'ip link set lo up && exec "$$@"' sh $(BIN)/pytest tests/e2e -q -p no:randomly
+
+test: venv test-deps lint typecheck migrations-check test-sqlite test-postgres test-e2e
+	@echo "All suites passed."
+
+bench: venv
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) var

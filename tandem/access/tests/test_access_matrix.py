@@ -1,0 +1,187 @@
+"""Every URL of Tandem against the whole cast.
+
+Each route needs an entry here: a new URL without one fails
+``test_every_url_has_a_matrix_entry``. Patient URLs must answer 404 to the
+outsider and to the prescriber who is not on the patient's team, with the
+same page a made-up ID gets.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+
+from tandem.operations.models import WorkerHeartbeat
+from tandem.organizations.models import Membership
+from tandem.test import Cast, sign_in
+
+CAST = ["therapist", "colleague", "prescriber", "unrelated", "outsider", "admin", "group_admin", "patient_user"]
+SIGNED_IN = set(CAST)
+PRACTICE_STAFF = {"therapist", "colleague", "admin"}
+CHART_READERS = PRACTICE_STAFF | {"prescriber", "group_admin"}
+ADMINS = {"admin", "group_admin"}
+
+
+@dataclass(frozen=True)
+class Entry:
+    kwargs: Callable[[Cast], dict[str, object]] = lambda c: {}
+    method: str = "GET"
+    allowed: frozenset[str] = frozenset(SIGNED_IN)
+    ok: int = 200
+    denied: int = 404
+    anonymous: int = 302
+    data: Callable[[Cast], dict[str, str]] = lambda c: {}
+    patient_scoped: bool = False
+    # Some pages answer everyone alike (public pages, redirects).
+    same_for_all: int | None = None
+    extra: dict[str, int] = field(default_factory=dict)
+
+
+def patient(c: Cast) -> dict[str, object]:
+    return {"public_id": c.patient.public_id}
+
+
+def riverbend(c: Cast) -> dict[str, object]:
+    return {"org_id": c.riverbend.public_id}
+
+
+def riverbend_member(c: Cast) -> dict[str, object]:
+    membership = Membership.objects.get(user=c.therapist, organization=c.riverbend)
+    return {"org_id": c.riverbend.public_id, "member_id": membership.public_id}
+
+
+def team_member(c: Cast) -> dict[str, object]:
+    member = c.patient.care_team.get(user=c.prescriber)
+    return {"public_id": c.patient.public_id, "member_id": member.public_id}
+
+
+def today(c: Cast) -> dict[str, str]:
+    return {"ends_on": c.riverbend.local_date().isoformat()}
+
+
+F = frozenset
+MATRIX: dict[str, Entry] = {
+    "home:root": Entry(same_for_all=302),
+    "home:today": Entry(),
+    "operations:healthz": Entry(same_for_all=200),
+    "accounts:sign_in": Entry(allowed=F(), denied=302, anonymous=200),
+    "accounts:mfa_verify": Entry(same_for_all=302),
+    "accounts:mfa_enroll": Entry(same_for_all=302),
+    "accounts:sign_out": Entry(method="POST", same_for_all=302),
+    "accounts:signed_out": Entry(same_for_all=200),
+    "accounts:session_status": Entry(anonymous=401),
+    "accounts:session_keepalive": Entry(method="POST"),
+    "accounts:sudo": Entry(),
+    "accounts:security": Entry(),
+    "accounts:regenerate_recovery_codes": Entry(method="POST"),
+    "accounts:password_reset": Entry(same_for_all=200),
+    "accounts:password_reset_done": Entry(same_for_all=200),
+    "accounts:password_reset_confirm": Entry(kwargs=lambda c: {"uidb64": "MQ", "token": "bad-token"}, same_for_all=200),
+    "accounts:password_reset_complete": Entry(same_for_all=200),
+    "patients:list": Entry(),
+    # Any practice's staff register patients in their own practice.
+    "patients:create": Entry(allowed=F(PRACTICE_STAFF | {"outsider"})),
+    "patients:chart": Entry(kwargs=patient, allowed=F(CHART_READERS), patient_scoped=True),
+    "patients:edit": Entry(kwargs=patient, allowed=F(PRACTICE_STAFF), patient_scoped=True),
+    "patients:care_team_add": Entry(kwargs=patient, allowed=F(PRACTICE_STAFF), patient_scoped=True),
+    "patients:care_team_end": Entry(
+        kwargs=team_member, method="POST", allowed=F(PRACTICE_STAFF), ok=302, data=today, patient_scoped=True
+    ),
+    "organizations:overview": Entry(allowed=F(ADMINS), ok=302),
+    "organizations:members": Entry(kwargs=riverbend, allowed=F({"admin"})),
+    "organizations:member_invite": Entry(kwargs=riverbend, allowed=F({"admin"})),
+    "organizations:member_role": Entry(kwargs=riverbend_member, allowed=F({"admin"})),
+    "organizations:member_active": Entry(
+        kwargs=riverbend_member, method="POST", allowed=F({"admin"}), ok=302, data=lambda c: {"active": "1"}
+    ),
+    "organizations:member_reset_mfa": Entry(kwargs=riverbend_member, method="POST", allowed=F({"admin"}), ok=302),
+    "audit:report": Entry(allowed=F(ADMINS)),
+    "audit:export": Entry(allowed=F(ADMINS)),
+    "audit:patient_access": Entry(kwargs=patient, allowed=F({"admin"}), patient_scoped=True),
+    "admin:index": Entry(same_for_all=302),
+    "admin_login_redirect": Entry(same_for_all=302),
+}
+# Django admin's own pages are for back-office staff and guarded by Django's
+# staff check; the index above stands for them all.
+SKIPPED_NAMESPACES = {"admin"}
+
+
+def _route_names(patterns: list[URLPattern | URLResolver], namespace: str = "") -> set[str]:
+    names: set[str] = set()
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            inner = f"{namespace}:{pattern.namespace}" if namespace and pattern.namespace else (pattern.namespace or namespace)
+            names |= _route_names(pattern.url_patterns, inner)
+        elif pattern.name:
+            names.add(f"{namespace}:{pattern.name}" if namespace else pattern.name)
+        else:
+            names.add(f"{namespace}:<unnamed {pattern.pattern}>")
+    return names
+
+
+def test_every_url_has_a_matrix_entry() -> None:
+    routes = {name for name in _route_names(get_resolver().url_patterns) if name.split(":")[0] not in SKIPPED_NAMESPACES}
+    missing = routes - MATRIX.keys()
+    assert not missing, f"URLs without an access-matrix entry: {sorted(missing)}"
+    stale = {name for name in MATRIX if name.split(":")[0] not in SKIPPED_NAMESPACES} - routes
+    assert not stale, f"Matrix entries for URLs that no longer exist: {sorted(stale)}"
+
+
+def _request(client: Client, entry: Entry, url: str, cast: Cast):  # type: ignore[no-untyped-def]
+    if entry.method == "POST":
+        return client.post(url, entry.data(cast))
+    return client.get(url)
+
+
+def _expected(entry: Entry, who: str) -> int:
+    if entry.same_for_all is not None:
+        return entry.same_for_all
+    if who == "anonymous":
+        return entry.anonymous
+    return entry.ok if who in entry.allowed else entry.denied
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("route", sorted(MATRIX))
+def test_route_answers_each_cast_member_as_the_policy_says(route: str, cast: Cast) -> None:
+    WorkerHeartbeat.objects.create(worker_id="w", hostname="h", pid=1, started_at=timezone.now(), beat_at=timezone.now())
+    entry = MATRIX[route]
+    url = reverse(route, kwargs=entry.kwargs(cast))
+    users = cast.everyone()
+    # Those refused go first, so an allowed write (ending a care-team row, say)
+    # cannot change what a later member sees.
+    order = ["anonymous"] + sorted(CAST, key=lambda who: who in entry.allowed)
+    got = {}
+    for who in order:
+        client = Client() if who == "anonymous" else sign_in(Client(), users[who], sudo=True)
+        got[who] = _request(client, entry, url, cast).status_code
+    expected = {who: _expected(entry, who) for who in order}
+    assert got == expected
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("route", sorted(name for name, entry in MATRIX.items() if entry.patient_scoped))
+@pytest.mark.parametrize("who", ["outsider", "unrelated", "patient_user"])
+def test_hidden_patients_look_exactly_like_missing_ones(route: str, who: str, cast: Cast) -> None:
+    entry = MATRIX[route]
+    client = sign_in(Client(), cast.everyone()[who], sudo=True)
+    real = _request(client, entry, reverse(route, kwargs=entry.kwargs(cast)), cast)
+    fake_kwargs = {k: (uuid.uuid4() if k in {"public_id", "member_id"} else v) for k, v in entry.kwargs(cast).items()}
+    fake = _request(client, entry, reverse(route, kwargs=fake_kwargs), cast)
+    garbage = _request(client, entry, reverse(route, kwargs={**fake_kwargs, "public_id": "not-a-uuid"}), cast)
+    assert real.status_code == fake.status_code == garbage.status_code == 404
+    assert real.content == fake.content == garbage.content
+
+
+@pytest.mark.django_db
+def test_foreign_practice_patient_is_hidden_from_riverbend_staff(cast: Cast) -> None:
+    for who in ["therapist", "colleague", "admin", "prescriber", "group_admin"]:
+        client = sign_in(Client(), cast.everyone()[who])
+        response = client.get(reverse("patients:chart", args=[cast.foreign_patient.public_id]))
+        assert response.status_code == 404, who

@@ -1,0 +1,100 @@
+"""Pages run a fixed number of queries, however many rows they show."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from tandem.patients.models import CareTeamMember, CareTeamRole, Patient
+from tandem.test import Cast, sign_in
+
+
+def add_patients(cast: Cast, count: int) -> None:
+    patients = Patient.objects.bulk_create(
+        Patient(practice=cast.riverbend, first_name=f"Pat{i}", last_name=f"Sample{i:04d}", mrn=f"BULK-{i:05d}",
+                date_of_birth=datetime.date(1980, 1, 1), timezone="America/Los_Angeles", state="OR", payer=cast.payer)
+        for i in range(count)
+    )
+    CareTeamMember.objects.bulk_create(
+        member
+        for p in patients
+        for member in (
+            CareTeamMember(patient=p, user=cast.therapist, organization=cast.riverbend,
+                           role=CareTeamRole.PRIMARY_THERAPIST, starts_on=datetime.date(2024, 1, 1)),
+            CareTeamMember(patient=p, user=cast.prescriber, organization=cast.northstar,
+                           role=CareTeamRole.PRESCRIBER, starts_on=datetime.date(2024, 1, 1)),
+        )
+    )
+
+
+def queries_for(client: Client, url: str) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(ctx.captured_queries)
+
+
+# Session, user, memberships, partnerships, count, page, care-team prefetch,
+# audit chain head and insert, session touch, and a few for the layout.
+PATIENT_LIST_BUDGET = 14
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("who", ["therapist", "prescriber"])
+def test_patient_list_query_count_does_not_grow_with_patients(who: str, cast: Cast) -> None:
+    client = sign_in(Client(), cast.everyone()[who])
+    url = reverse("patients:list") + "?page=1"
+    add_patients(cast, 10)
+    small = queries_for(client, url)
+    _more(cast, 190)
+    large = queries_for(client, url)
+    assert Patient.objects.count() >= 200
+    assert small == large
+    assert large <= PATIENT_LIST_BUDGET
+
+
+def _more(cast: Cast, count: int) -> None:
+    patients = Patient.objects.bulk_create(
+        Patient(practice=cast.riverbend, first_name=f"More{i}", last_name=f"Extra{i:04d}", mrn=f"MORE-{i:05d}",
+                date_of_birth=datetime.date(1975, 5, 5), timezone="America/Los_Angeles", state="WA")
+        for i in range(count)
+    )
+    CareTeamMember.objects.bulk_create(
+        CareTeamMember(patient=p, user=cast.prescriber, organization=cast.northstar, role=CareTeamRole.PRESCRIBER,
+                       starts_on=datetime.date(2024, 1, 1))
+        for p in patients
+    )
+
+
+@pytest.mark.django_db
+def test_searching_and_filtering_keep_the_budget(cast: Cast) -> None:
+    add_patients(cast, 200)
+    client = sign_in(Client(), cast.therapist)
+    assert queries_for(client, reverse("patients:list") + "?q=Sample") <= PATIENT_LIST_BUDGET
+    assert queries_for(client, reverse("patients:list") + "?mine=1&page=3") <= PATIENT_LIST_BUDGET
+
+
+@pytest.mark.django_db
+def test_chart_today_and_admin_pages_have_budgets(cast: Cast) -> None:
+    add_patients(cast, 50)
+    for _ in range(6):
+        CareTeamMember.objects.create(patient=cast.patient, user=cast.colleague, organization=cast.riverbend,
+                                      role=CareTeamRole.THERAPIST, starts_on=datetime.date(2021, 1, 1),
+                                      ends_on=datetime.date(2021, 6, 1))
+    therapist = sign_in(Client(), cast.therapist)
+    admin = sign_in(Client(), cast.admin)
+    budgets = {
+        (therapist, reverse("patients:chart", args=[cast.patient.public_id])): 14,
+        (therapist, reverse("home:today")): 12,
+        (admin, reverse("audit:report")): 12,
+        (admin, reverse("organizations:members", args=[cast.riverbend.public_id])): 12,
+        (admin, reverse("audit:patient_access", args=[cast.patient.public_id])): 14,
+    }
+    for (client, url), budget in budgets.items():
+        used = queries_for(client, url)
+        assert used <= budget, f"{url} used {used} queries, budget {budget}"
