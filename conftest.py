@@ -34,9 +34,13 @@ def _audit_triggers_around_flush(request: pytest.FixtureRequest) -> Iterator[Non
     """Transactional tests end by emptying every table, which the append-only
     triggers refuse. Lift them just before that flush; the flush's
     post_migrate signal puts them back (tandem.audit.apps)."""
-    transactional = bool(TRANSACTIONAL & set(request.fixturenames))
+    marker = request.node.get_closest_marker("django_db")
+    transactional = bool(TRANSACTIONAL & set(request.fixturenames)) or bool(
+        marker is not None and marker.kwargs.get("transaction")
+    )
     if transactional:
-        request.getfixturevalue("transactional_db")
+        # Set the database up inside this fixture so its flush runs after our teardown.
+        request.getfixturevalue("_django_db_helper")
     yield
     if transactional:
         triggers.remove(connection)

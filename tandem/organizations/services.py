@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import transaction
-from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils import timezone
-from django.utils.encoding import force_bytes
-from django.utils.http import urlsafe_base64_encode
 
 from tandem.accounts.models import User
 from tandem.audit import services as audit
 from tandem.audit.models import Action
 from tandem.organizations.models import ADMIN_ROLES, ROLES_BY_KIND, Membership, Organization
+from tandem.organizations.tasks import send_invitation
 
 OPERATIONS = "operations"
 
@@ -32,15 +27,6 @@ def _keeps_an_admin(membership: Membership, *, new_role: str | None = None, acti
         organization=membership.organization, role__in=ADMIN_ROLES, is_active=True
     ).exclude(pk=membership.pk)
     return others.exists()
-
-
-def send_invitation(*, user: User, organization: Organization, base_url: str) -> None:
-    """Email a one-time link to choose a password (Django's reset token: single use, expiring)."""
-    uid = urlsafe_base64_encode(force_bytes(user.pk))
-    token = default_token_generator.make_token(user)
-    link = base_url.rstrip("/") + reverse("accounts:password_reset_confirm", args=[uid, token])
-    body = render_to_string("organizations/email/invitation.txt", {"user": user, "organization": organization, "link": link})
-    send_mail(f"You're invited to {organization.name} on Tandem", body, None, [user.email])
 
 
 def member_invite(
@@ -64,7 +50,10 @@ def member_invite(
             target_type="membership", target_id=membership.public_id, detail={"role": role},
         )
         if created:
-            transaction.on_commit(lambda: send_invitation(user=user, organization=organization, base_url=base_url))
+            # Sent by the worker, after commit: a slow mail server never holds up the admin's page.
+            transaction.on_commit(
+                lambda: send_invitation.enqueue(user_id=user.pk, organization_id=organization.pk, base_url=base_url)
+            )
     return membership
 
 
