@@ -19,8 +19,12 @@ def main() -> int:
 
         cfg = dj_database_url.parse(db_url)
         psycopg.connect(
-            host=cfg["HOST"] or None, port=cfg["PORT"] or None, user=cfg["USER"] or None,
-            password=cfg["PASSWORD"] or None, dbname="postgres", connect_timeout=3,
+            host=cfg["HOST"] or None,
+            port=cfg["PORT"] or None,
+            user=cfg["USER"] or None,
+            password=cfg["PASSWORD"] or None,
+            dbname="postgres",
+            connect_timeout=3,
         ).close()
     except Exception as exc:
         problems.append(f"PostgreSQL at {db_url} did not answer ({type(exc).__name__}: {exc})")
@@ -31,7 +35,7 @@ def main() -> int:
     except Exception as exc:
         problems.append(f"Redis at {redis_url} did not answer ({type(exc).__name__}: {exc})")
     for problem in problems:
-        print(problem, file=sys.stderr)
+        sys.stderr.write(problem + "\n")
     return 1 if problems else 0
 
 

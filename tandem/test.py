@@ -63,9 +63,14 @@ class Cast:
 
     def everyone(self) -> dict[str, User]:
         return {
-            "therapist": self.therapist, "colleague": self.colleague, "prescriber": self.prescriber,
-            "unrelated": self.unrelated, "outsider": self.outsider, "admin": self.admin,
-            "group_admin": self.group_admin, "patient_user": self.patient_user,
+            "therapist": self.therapist,
+            "colleague": self.colleague,
+            "prescriber": self.prescriber,
+            "unrelated": self.unrelated,
+            "outsider": self.outsider,
+            "admin": self.admin,
+            "group_admin": self.group_admin,
+            "patient_user": self.patient_user,
         }
 
 
@@ -76,19 +81,40 @@ def make_user(email: str, name: str, credentials: str = "", *, mfa: bool = True)
     return user
 
 
-def make_patient(practice: Organization, first: str, last: str, mrn: str, payer: Payer | None = None, **extra: object) -> Patient:
-    fields: dict[str, object] = {"date_of_birth": datetime.date(1988, 4, 2), "timezone": practice.timezone, "state": "OR"}
+def make_patient(
+    practice: Organization, first: str, last: str, mrn: str, payer: Payer | None = None, **extra: object
+) -> Patient:
+    fields: dict[str, object] = {
+        "date_of_birth": datetime.date(1988, 4, 2),
+        "timezone": practice.timezone,
+        "state": "OR",
+    }
     fields.update(extra)
     return Patient.objects.create(practice=practice, first_name=first, last_name=last, mrn=mrn, payer=payer, **fields)
 
 
 def build_cast() -> Cast:
-    riverbend = Organization.objects.create(name="Riverbend Counseling", slug="riverbend", kind=OrganizationKind.PRACTICE,
-                                            timezone="America/Los_Angeles", states=["OR", "WA"])
-    lakeside = Organization.objects.create(name="Lakeside Therapy", slug="lakeside", kind=OrganizationKind.PRACTICE,
-                                           timezone="America/Los_Angeles", states=["CA"])
-    northstar = Organization.objects.create(name="Northstar Psychiatry", slug="northstar", kind=OrganizationKind.GROUP,
-                                            timezone="America/Denver", states=["OR", "WA"])
+    riverbend = Organization.objects.create(
+        name="Riverbend Counseling",
+        slug="riverbend",
+        kind=OrganizationKind.PRACTICE,
+        timezone="America/Los_Angeles",
+        states=["OR", "WA"],
+    )
+    lakeside = Organization.objects.create(
+        name="Lakeside Therapy",
+        slug="lakeside",
+        kind=OrganizationKind.PRACTICE,
+        timezone="America/Los_Angeles",
+        states=["CA"],
+    )
+    northstar = Organization.objects.create(
+        name="Northstar Psychiatry",
+        slug="northstar",
+        kind=OrganizationKind.GROUP,
+        timezone="America/Denver",
+        states=["OR", "WA"],
+    )
     partnership = Partnership.objects.create(practice=riverbend, group=northstar, starts_on=datetime.date(2020, 1, 1))
     payer = Payer.objects.create(name="Aetna", code="aetna")
 
@@ -102,9 +128,12 @@ def build_cast() -> Cast:
     patient_user = make_user("patient@example.test", "Avery Quintero", mfa=False)
 
     for user, org, role in [
-        (therapist, riverbend, Role.THERAPIST), (colleague, riverbend, Role.THERAPIST),
-        (prescriber, northstar, Role.PRESCRIBER), (unrelated, northstar, Role.PRESCRIBER),
-        (outsider, lakeside, Role.THERAPIST), (admin, riverbend, Role.PRACTICE_ADMIN),
+        (therapist, riverbend, Role.THERAPIST),
+        (colleague, riverbend, Role.THERAPIST),
+        (prescriber, northstar, Role.PRESCRIBER),
+        (unrelated, northstar, Role.PRESCRIBER),
+        (outsider, lakeside, Role.THERAPIST),
+        (admin, riverbend, Role.PRACTICE_ADMIN),
         (group_admin, northstar, Role.GROUP_ADMIN),
     ]:
         Membership.objects.create(user=user, organization=org, role=role)
@@ -114,14 +143,37 @@ def build_cast() -> Cast:
     foreign_patient = make_patient(lakeside, "Greta", "Halvorsen", "LT-000001", state="CA")
 
     start = datetime.date(2020, 2, 1)
-    CareTeamMember.objects.create(patient=patient, user=therapist, organization=riverbend,
-                                  role=CareTeamRole.PRIMARY_THERAPIST, starts_on=start)
-    CareTeamMember.objects.create(patient=patient, user=prescriber, organization=northstar,
-                                  role=CareTeamRole.PRESCRIBER, starts_on=start)
-    CareTeamMember.objects.create(patient=foreign_patient, user=outsider, organization=lakeside,
-                                  role=CareTeamRole.PRIMARY_THERAPIST, starts_on=start)
-    return Cast(riverbend, lakeside, northstar, partnership, payer, therapist, colleague, prescriber, unrelated,
-                outsider, admin, group_admin, patient_user, patient, other_patient, foreign_patient)
+    CareTeamMember.objects.create(
+        patient=patient, user=therapist, organization=riverbend, role=CareTeamRole.PRIMARY_THERAPIST, starts_on=start
+    )
+    CareTeamMember.objects.create(
+        patient=patient, user=prescriber, organization=northstar, role=CareTeamRole.PRESCRIBER, starts_on=start
+    )
+    CareTeamMember.objects.create(
+        patient=foreign_patient,
+        user=outsider,
+        organization=lakeside,
+        role=CareTeamRole.PRIMARY_THERAPIST,
+        starts_on=start,
+    )
+    return Cast(
+        riverbend,
+        lakeside,
+        northstar,
+        partnership,
+        payer,
+        therapist,
+        colleague,
+        prescriber,
+        unrelated,
+        outsider,
+        admin,
+        group_admin,
+        patient_user,
+        patient,
+        other_patient,
+        foreign_patient,
+    )
 
 
 def sign_in(client: Client, user: User, *, sudo: bool = False) -> Client:

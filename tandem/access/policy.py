@@ -23,7 +23,7 @@ import datetime
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeGuard
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
@@ -56,7 +56,7 @@ def _parse_uuid(value: object) -> uuid.UUID:
         raise Http404("Not found") from None
 
 
-def _is_signed_in(user: User | AnonymousUser | None) -> bool:
+def _is_signed_in(user: User | AnonymousUser | None) -> TypeGuard[User]:
     return bool(user is not None and user.is_authenticated and user.is_active)
 
 
@@ -89,11 +89,9 @@ def standing(user: User | AnonymousUser | None) -> Standing:
     if cached is not None:
         return cached
     result = Standing(
-        memberships=tuple(
-            Membership.objects.filter(user=user, is_active=True).select_related("organization")
-        )
+        memberships=tuple(Membership.objects.filter(user=user, is_active=True).select_related("organization"))
     )
-    user._tandem_standing = result  # type: ignore[union-attr]
+    user._tandem_standing = result  # type: ignore[attr-defined]
     return result
 
 
@@ -107,7 +105,7 @@ def _active_partnerships(groups: list[Organization], at: datetime.datetime) -> l
 def visible_patients(user: User | AnonymousUser | None, at: datetime.datetime | None = None) -> QuerySet[Patient]:
     """Every patient this user may see now. Lists and searches start here."""
     st = standing(user)
-    if not st.memberships:
+    if not st.memberships or not _is_signed_in(user):
         return Patient.objects.none()
     at = at or timezone.now()
     condition = Q(pk__in=[])
@@ -165,7 +163,9 @@ def get_care_team_member_for(user: User | AnonymousUser | None, patient: Patient
     if not can_manage_care_team(user, patient):
         raise Http404("Not found")
     try:
-        return CareTeamMember.objects.select_related("user", "patient").get(patient=patient, public_id=_parse_uuid(public_id))
+        return CareTeamMember.objects.select_related("user", "patient").get(
+            patient=patient, public_id=_parse_uuid(public_id)
+        )
     except CareTeamMember.DoesNotExist:
         raise Http404("Not found") from None
 
@@ -194,9 +194,7 @@ def get_membership_for_admin(
     if organization not in administered_organizations(user):
         raise Http404("Not found")
     try:
-        return Membership.objects.select_related("user", "organization").get(
-            organization=organization, public_id=pid
-        )
+        return Membership.objects.select_related("user", "organization").get(organization=organization, public_id=pid)
     except Membership.DoesNotExist:
         raise Http404("Not found") from None
 
@@ -206,11 +204,7 @@ def eligible_care_team_members(patient: Patient, at: datetime.datetime | None = 
     coordinators, and prescribers and coordinators of actively partnered groups."""
     at = at or timezone.now()
     day = patient.practice.local_date(at)
-    groups = [
-        p.group_id
-        for p in Partnership.objects.filter(practice=patient.practice)
-        if p.is_active_on(day)
-    ]
+    groups = [p.group_id for p in Partnership.objects.filter(practice=patient.practice) if p.is_active_on(day)]
     return (
         Membership.objects.filter(is_active=True, user__is_active=True)
         .filter(

@@ -4,15 +4,21 @@ from django import forms
 
 
 class SignInForm(forms.Form):
-    email = forms.EmailField(max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "username", "autofocus": True}))
-    password = forms.CharField(max_length=256, strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+    email = forms.EmailField(
+        max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "username", "autofocus": True})
+    )
+    password = forms.CharField(
+        max_length=256, strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
 
 
 class CodeForm(forms.Form):
     code = forms.CharField(
         label="Six-digit code, or a recovery code",
         max_length=20,
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "text", "autofocus": True, "spellcheck": "false"}),
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "text", "autofocus": True, "spellcheck": "false"}
+        ),
     )
 
 
@@ -27,7 +33,11 @@ class EnrollForm(forms.Form):
 
 
 class SudoForm(forms.Form):
-    password = forms.CharField(max_length=256, strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True}))
+    password = forms.CharField(
+        max_length=256,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True}),
+    )
     code = forms.RegexField(
         label="Six-digit code from your authenticator app",
         regex=r"^\s*\d{3}\s?\d{3}\s*$",

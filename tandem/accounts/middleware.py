@@ -43,9 +43,8 @@ class SessionLimitsMiddleware:
             response = HttpResponse(status=204)
             response["HX-Redirect"] = target
             return response
-        if request.path.startswith(("/accounts/session/", "/healthz")) or request.headers.get(
-            "Accept", ""
-        ).startswith("application/json"):
+        if request.path.startswith(("/accounts/session/", "/healthz")) or request.headers.get("Accept", "").startswith(
+            "application/json"
+        ):
             return JsonResponse({"signed_in": False, "reason": reason, "redirect": target}, status=401)
         return redirect(target)
-

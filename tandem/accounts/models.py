@@ -44,9 +44,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     email = models.EmailField(max_length=254, unique=True)
     full_name = models.CharField(max_length=150)
-    credentials = models.CharField(
-        max_length=40, blank=True, help_text="Shown after the name, for example LPC or MD."
-    )
+    credentials = models.CharField(max_length=40, blank=True, help_text="Shown after the name, for example LPC or MD.")
     timezone = models.CharField(max_length=64, default="America/Los_Angeles", validators=[validate_timezone])
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)

@@ -63,7 +63,9 @@ def register_failure(email: str, ip: str | None) -> None:
     with transaction.atomic():
         for key in _throttle_keys(email, ip):
             row, _ = SignInThrottle.objects.select_for_update().get_or_create(key=key)
-            window_over = row.last_failure_at and (now - row.last_failure_at).total_seconds() > settings.LOGIN_LOCKOUT_SECONDS
+            window_over = (
+                row.last_failure_at and (now - row.last_failure_at).total_seconds() > settings.LOGIN_LOCKOUT_SECONDS
+            )
             row.failures = 1 if window_over else row.failures + 1
             row.last_failure_at = now
             if row.failures >= limits[key.split(":", 1)[0]]:
@@ -202,8 +204,14 @@ def mfa_enroll(*, user: User, secret: str, code: str, meta: audit.RequestMeta) -
         MfaDevice.objects.filter(user=user).delete()
         MfaDevice.objects.create(user=user, secret=secret, last_used_step=step)
         codes = issue_recovery_codes(user=user)
-        audit.record(actor=user, action=Action.MFA_ENROLL, purpose="security", meta=meta,
-                     target_type="user", target_id=user.public_id)
+        audit.record(
+            actor=user,
+            action=Action.MFA_ENROLL,
+            purpose="security",
+            meta=meta,
+            target_type="user",
+            target_id=user.public_id,
+        )
     return codes
 
 
@@ -212,8 +220,14 @@ def mfa_reset(*, user: User, actor: User, meta: audit.RequestMeta) -> None:
     with transaction.atomic():
         MfaDevice.objects.filter(user=user).delete()
         RecoveryCode.objects.filter(user=user).delete()
-        audit.record(actor=actor, action=Action.MFA_RESET, purpose="security", meta=meta,
-                     target_type="user", target_id=user.public_id)
+        audit.record(
+            actor=actor,
+            action=Action.MFA_RESET,
+            purpose="security",
+            meta=meta,
+            target_type="user",
+            target_id=user.public_id,
+        )
 
 
 def has_mfa(user: User) -> bool:
@@ -235,7 +249,11 @@ def session_state(session: dict[str, object], now: float | None = None) -> Sessi
     now = timezone.now().timestamp() if now is None else now
     auth_at = session.get(SESSION_AUTH_AT)
     last_seen = session.get(SESSION_LAST_SEEN)
-    if not isinstance(auth_at, (int, float)) or not isinstance(last_seen, (int, float)) or SESSION_MFA_AT not in session:
+    if (
+        not isinstance(auth_at, (int, float))
+        or not isinstance(last_seen, (int, float))
+        or SESSION_MFA_AT not in session
+    ):
         return SessionState(expired=True, reason="incomplete", seconds_left=0)
     idle_left = settings.IDLE_TIMEOUT_SECONDS - (now - last_seen)
     absolute_left = settings.SESSION_ABSOLUTE_SECONDS - (now - auth_at)

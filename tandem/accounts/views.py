@@ -12,6 +12,7 @@ from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils import timezone
@@ -54,17 +55,21 @@ def sign_in(request: HttpRequest) -> HttpResponse:
         return redirect("home:today")
     form = SignInForm(request.POST or None)
     error = ""
-    if request.method == "POST":
-        if form.is_valid():
-            user = services.check_password_step(request, form.cleaned_data["email"], form.cleaned_data["password"])
-            if user is not None:
-                request.session.cycle_key()
-                request.session[services.SESSION_PENDING_USER] = user.pk
-                request.session[services.SESSION_PENDING_AT] = timezone.now().timestamp()
-                step = "accounts:mfa_verify" if services.has_mfa(user) else "accounts:mfa_enroll"
-                return redirect(reverse(step) + "?" + urlencode({"next": _safe_next(request)}))
-            error = services.GENERIC_SIGN_IN_ERROR
-    return render(request, "accounts/sign_in.html", {"form": form, "error": error, "next": _safe_next(request)}, status=400 if error or form.errors else 200)
+    if request.method == "POST" and form.is_valid():
+        user = services.check_password_step(request, form.cleaned_data["email"], form.cleaned_data["password"])
+        if user is not None:
+            request.session.cycle_key()
+            request.session[services.SESSION_PENDING_USER] = user.pk
+            request.session[services.SESSION_PENDING_AT] = timezone.now().timestamp()
+            step = "accounts:mfa_verify" if services.has_mfa(user) else "accounts:mfa_enroll"
+            return redirect(reverse(step) + "?" + urlencode({"next": _safe_next(request)}))
+        error = services.GENERIC_SIGN_IN_ERROR
+    return render(
+        request,
+        "accounts/sign_in.html",
+        {"form": form, "error": error, "next": _safe_next(request)},
+        status=400 if error or form.errors else 200,
+    )
 
 
 def _complete_sign_in(request: HttpRequest, user: User) -> None:
@@ -96,9 +101,20 @@ def mfa_verify(request: HttpRequest) -> HttpResponse:
                 _complete_sign_in(request, user)
                 return redirect(_safe_next(request))
             services.register_failure(user.email, meta.ip_address)
-            audit.record(actor=user, action=Action.SIGN_IN_FAILED, purpose="security", meta=meta, detail={"step": "second_factor"})
+            audit.record(
+                actor=user,
+                action=Action.SIGN_IN_FAILED,
+                purpose="security",
+                meta=meta,
+                detail={"step": "second_factor"},
+            )
             error = "That code did not work. Codes change every 30 seconds and each works once."
-    return render(request, "accounts/mfa_verify.html", {"form": form, "error": error, "next": _safe_next(request)}, status=400 if error else 200)
+    return render(
+        request,
+        "accounts/mfa_verify.html",
+        {"form": form, "error": error, "next": _safe_next(request)},
+        status=400 if error else 200,
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -115,13 +131,21 @@ def mfa_enroll(request: HttpRequest) -> HttpResponse:
     form = EnrollForm(request.POST or None)
     error = ""
     if request.method == "POST" and form.is_valid():
-        codes = services.mfa_enroll(user=user, secret=secret, code=form.cleaned_data["code"], meta=audit.RequestMeta.from_request(request))
+        codes = services.mfa_enroll(
+            user=user, secret=secret, code=form.cleaned_data["code"], meta=audit.RequestMeta.from_request(request)
+        )
         if codes is not None:
             _complete_sign_in(request, user)
             return render(request, "accounts/recovery_codes.html", {"codes": codes, "next": _safe_next(request)})
         error = "That code did not match. Check your phone's clock and enter the code now showing."
     uri = services.provisioning_uri(user, secret)
-    context = {"form": form, "error": error, "qr_svg": services.qr_svg(uri), "secret": secret, "next": _safe_next(request)}
+    context = {
+        "form": form,
+        "error": error,
+        "qr_svg": services.qr_svg(uri),
+        "secret": secret,
+        "next": _safe_next(request),
+    }
     return render(request, "accounts/mfa_enroll.html", context, status=400 if (error or form.errors) else 200)
 
 
@@ -136,14 +160,20 @@ def sign_out(request: HttpRequest) -> HttpResponse:
 def signed_out(request: HttpRequest) -> HttpResponse:
     reason = request.GET.get("reason", "user")
     message = SIGNED_OUT_REASONS.get(reason, SIGNED_OUT_REASONS["user"])
-    return render(request, "accounts/signed_out.html", {"message": message, "reason": reason if reason in SIGNED_OUT_REASONS else "user"})
+    return render(
+        request,
+        "accounts/signed_out.html",
+        {"message": message, "reason": reason if reason in SIGNED_OUT_REASONS else "user"},
+    )
 
 
 @require_GET
 def session_status(request: HttpRequest) -> HttpResponse:
     """Polled by the page to warn before, and act on, automatic logoff. Not activity."""
     if not request.user.is_authenticated:
-        return JsonResponse({"signed_in": False, "redirect": reverse("accounts:signed_out") + "?reason=idle"}, status=401)
+        return JsonResponse(
+            {"signed_in": False, "redirect": reverse("accounts:signed_out") + "?reason=idle"}, status=401
+        )
     state = services.session_state(request.session)
     return JsonResponse({"signed_in": True, "seconds_left": state.seconds_left})
 
@@ -156,13 +186,17 @@ def session_keepalive(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"signed_in": True, "seconds_left": state.seconds_left})
 
 
-def sudo_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def sudo_required(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """Sensitive actions need the password and a fresh code again."""
 
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not services.sudo_active(request.session):
-            target = request.get_full_path() if request.method == "GET" else request.headers.get("Referer", "") or reverse("home:today")
+            target = (
+                request.get_full_path()
+                if request.method == "GET"
+                else request.headers.get("Referer", "") or reverse("home:today")
+            )
             return redirect(reverse("accounts:sudo") + "?" + urlencode({"next": target}))
         return view(request, *args, **kwargs)
 
@@ -180,14 +214,21 @@ def sudo(request: HttpRequest) -> HttpResponse:
         meta = audit.RequestMeta.from_request(request)
         if services.is_locked(user.email, meta.ip_address):
             error = services.GENERIC_SIGN_IN_ERROR
-        elif user.check_password(form.cleaned_data["password"]) and services.verify_totp(user, form.cleaned_data["code"]):
+        elif user.check_password(form.cleaned_data["password"]) and services.verify_totp(
+            user, form.cleaned_data["code"]
+        ):
             services.grant_sudo(request.session)
             audit.record(actor=user, action=Action.SUDO, purpose="security", meta=meta)
             return redirect(_safe_next(request))
         else:
             services.register_failure(user.email, meta.ip_address)
             error = "The password or code did not work."
-    return render(request, "accounts/sudo.html", {"form": form, "error": error, "next": _safe_next(request)}, status=400 if (error or form.errors) else 200)
+    return render(
+        request,
+        "accounts/sudo.html",
+        {"form": form, "error": error, "next": _safe_next(request)},
+        status=400 if (error or form.errors) else 200,
+    )
 
 
 @require_GET
@@ -206,7 +247,13 @@ def regenerate_recovery_codes(request: HttpRequest) -> HttpResponse:
     user = request.user
     assert isinstance(user, User)
     codes = services.issue_recovery_codes(user=user)
-    audit.record(actor=user, action=Action.MFA_ENROLL, purpose="security", meta=audit.RequestMeta.from_request(request), detail={"recovery_codes": "regenerated"})
+    audit.record(
+        actor=user,
+        action=Action.MFA_ENROLL,
+        purpose="security",
+        meta=audit.RequestMeta.from_request(request),
+        detail={"recovery_codes": "regenerated"},
+    )
     messages.success(request, "New recovery codes issued. The old ones no longer work.")
     return render(request, "accounts/recovery_codes.html", {"codes": codes, "next": reverse("accounts:security")})
 
@@ -228,5 +275,10 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
         # Django drops the user's other sessions itself: their stored hash of
         # the password no longer matches. The lockout ends with the reset too.
         services.clear_failures(user.email)
-        audit.record(actor=user, action=Action.PASSWORD_RESET, purpose="security", meta=audit.RequestMeta.from_request(self.request))
+        audit.record(
+            actor=user,
+            action=Action.PASSWORD_RESET,
+            purpose="security",
+            meta=audit.RequestMeta.from_request(self.request),
+        )
         return response

@@ -8,12 +8,12 @@ and its audit row commit or roll back together.
 
 from __future__ import annotations
 
+import datetime as _dt
 import hashlib
 import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-import datetime as _dt
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -22,7 +23,19 @@ from tandem.audit.selectors import AuditFilters, audit_events
 
 PAGE_SIZE = 100
 OVERSIGHT = "oversight"
-CSV_COLUMNS = ["seq", "occurred_at", "actor_email", "action", "patient_id", "target_type", "target_id", "purpose", "ip_address", "user_agent", "hash"]
+CSV_COLUMNS = [
+    "seq",
+    "occurred_at",
+    "actor_email",
+    "action",
+    "patient_id",
+    "target_type",
+    "target_id",
+    "purpose",
+    "ip_address",
+    "user_agent",
+    "hash",
+]
 
 
 def _actor(request: HttpRequest) -> User:
@@ -55,13 +68,17 @@ def report(request: HttpRequest) -> HttpResponse:
     form, filters = _filters(request)
     page = Paginator(audit_events(request.user, filters), PAGE_SIZE).get_page(request.GET.get("page"))
     audit.record(
-        actor=_actor(request), action=Action.VIEW, purpose=OVERSIGHT, meta=audit.RequestMeta.from_request(request),
+        actor=_actor(request),
+        action=Action.VIEW,
+        purpose=OVERSIGHT,
+        meta=audit.RequestMeta.from_request(request),
         target_type="audit_report",
     )
     query = request.GET.copy()
     query.pop("page", None)
     return render(
-        request, "audit/report.html",
+        request,
+        "audit/report.html",
         {"nav": "audit", "form": form, "page": page, "query": query.urlencode()},
         status=400 if form.errors else 200,
     )
@@ -87,17 +104,23 @@ def _cell(value: object) -> str:
 @require_GET
 @login_required
 @sudo_required
-def export(request: HttpRequest) -> HttpResponse:
+def export(request: HttpRequest) -> HttpResponseBase:
     if not policy.can_view_audit(request.user):
         raise Http404("Not found")
     form, filters = _filters(request)
     if form.errors:
-        return render(request, "audit/report.html", {"nav": "audit", "form": form, "page": None, "query": ""}, status=400)
+        return render(
+            request, "audit/report.html", {"nav": "audit", "form": form, "page": None, "query": ""}, status=400
+        )
     events = audit_events(request.user, filters)
     # The export is itself an audited disclosure of who looked at what.
     audit.record(
-        actor=_actor(request), action=Action.EXPORT, purpose=OVERSIGHT, meta=audit.RequestMeta.from_request(request),
-        target_type="audit_report", detail={"filters": {k: str(v) for k, v in vars(filters).items() if v}},
+        actor=_actor(request),
+        action=Action.EXPORT,
+        purpose=OVERSIGHT,
+        meta=audit.RequestMeta.from_request(request),
+        target_type="audit_report",
+        detail={"filters": {k: str(v) for k, v in vars(filters).items() if v}},
     )
     response = StreamingHttpResponse(_csv_rows(events.iterator(chunk_size=2000)), content_type="text/csv")
     stamp = timezone.now().strftime("%Y%m%d-%H%M")
@@ -112,8 +135,13 @@ def patient_access(request: HttpRequest, public_id: str) -> HttpResponse:
     if not policy.can_view_access_history(request.user, patient):
         raise Http404("Not found")
     audit.record(
-        actor=_actor(request), action=Action.VIEW, purpose=OVERSIGHT, meta=audit.RequestMeta.from_request(request),
-        patient_id=patient.public_id, target_type="access_history", target_id=patient.public_id,
+        actor=_actor(request),
+        action=Action.VIEW,
+        purpose=OVERSIGHT,
+        meta=audit.RequestMeta.from_request(request),
+        patient_id=patient.public_id,
+        target_type="access_history",
+        target_id=patient.public_id,
     )
     events = AuditEvent.objects.filter(patient_id=patient.public_id).order_by("-seq")
     page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))

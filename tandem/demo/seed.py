@@ -35,56 +35,208 @@ class DemoUser:
 
 
 ORGS = {
-    "riverbend": dict(name="Riverbend Counseling", slug="riverbend-counseling", kind=OrganizationKind.PRACTICE,
-                      timezone="America/Los_Angeles", states=["OR", "WA"]),
-    "lakeside": dict(name="Lakeside Therapy", slug="lakeside-therapy", kind=OrganizationKind.PRACTICE,
-                     timezone="America/Los_Angeles", states=["CA"]),
-    "northstar": dict(name="Northstar Psychiatry", slug="northstar-psychiatry", kind=OrganizationKind.GROUP,
-                      timezone="America/Denver", states=["OR", "WA", "ID", "CO", "CA"]),
+    "riverbend": {
+        "name": "Riverbend Counseling",
+        "slug": "riverbend-counseling",
+        "kind": OrganizationKind.PRACTICE,
+        "timezone": "America/Los_Angeles",
+        "states": ["OR", "WA"],
+    },
+    "lakeside": {
+        "name": "Lakeside Therapy",
+        "slug": "lakeside-therapy",
+        "kind": OrganizationKind.PRACTICE,
+        "timezone": "America/Los_Angeles",
+        "states": ["CA"],
+    },
+    "northstar": {
+        "name": "Northstar Psychiatry",
+        "slug": "northstar-psychiatry",
+        "kind": OrganizationKind.GROUP,
+        "timezone": "America/Denver",
+        "states": ["OR", "WA", "ID", "CO", "CA"],
+    },
 }
 
 USERS = [
     DemoUser("admin@riverbend.demo", "Dana Whitfield", "", "riverbend", Role.PRACTICE_ADMIN, "practice admin"),
     DemoUser("therapist@riverbend.demo", "Maya Ortiz", "LPC", "riverbend", Role.THERAPIST, "therapist (LPC)"),
     DemoUser("therapist2@riverbend.demo", "Samuel Okafor", "LCSW", "riverbend", Role.THERAPIST, "therapist colleague"),
-    DemoUser("prescriber@northstar.demo", "Priya Raman", "MD", "northstar", Role.PRESCRIBER,
-             "psychiatrist, on the care team of 25 Riverbend patients", "America/Denver"),
-    DemoUser("np@northstar.demo", "Jordan Ellis", "PMHNP-BC", "northstar", Role.PRESCRIBER,
-             "psychiatric NP, on the care team of 10 other Riverbend patients", "America/Boise"),
-    DemoUser("coordinator@northstar.demo", "Alex Kim", "", "northstar", Role.COORDINATOR, "coordinator", "America/Denver"),
-    DemoUser("groupadmin@northstar.demo", "Morgan Reyes", "", "northstar", Role.GROUP_ADMIN, "group admin", "America/Denver"),
-    DemoUser("therapist@lakeside.demo", "Chris Delgado", "LMFT", "lakeside", Role.THERAPIST, "therapist at the other practice"),
+    DemoUser(
+        "prescriber@northstar.demo",
+        "Priya Raman",
+        "MD",
+        "northstar",
+        Role.PRESCRIBER,
+        "psychiatrist, on the care team of 25 Riverbend patients",
+        "America/Denver",
+    ),
+    DemoUser(
+        "np@northstar.demo",
+        "Jordan Ellis",
+        "PMHNP-BC",
+        "northstar",
+        Role.PRESCRIBER,
+        "psychiatric NP, on the care team of 10 other Riverbend patients",
+        "America/Boise",
+    ),
+    DemoUser(
+        "coordinator@northstar.demo", "Alex Kim", "", "northstar", Role.COORDINATOR, "coordinator", "America/Denver"
+    ),
+    DemoUser(
+        "groupadmin@northstar.demo", "Morgan Reyes", "", "northstar", Role.GROUP_ADMIN, "group admin", "America/Denver"
+    ),
+    DemoUser(
+        "therapist@lakeside.demo",
+        "Chris Delgado",
+        "LMFT",
+        "lakeside",
+        Role.THERAPIST,
+        "therapist at the other practice",
+    ),
 ]
 
 PAYERS = [
-    ("Aetna", "aetna"), ("Kaiser Permanente", "kaiser"), ("Medicare", "medicare"),
-    ("Oregon Health Plan", "ohp"), ("Providence Health Plan", "providence"),
-    ("Regence BlueCross BlueShield", "regence"), ("Molina Healthcare", "molina"),
+    ("Aetna", "aetna"),
+    ("Kaiser Permanente", "kaiser"),
+    ("Medicare", "medicare"),
+    ("Oregon Health Plan", "ohp"),
+    ("Providence Health Plan", "providence"),
+    ("Regence BlueCross BlueShield", "regence"),
+    ("Molina Healthcare", "molina"),
     ("Blue Shield of California", "blue-shield-ca"),
 ]
 
 FIRST = {
-    SexAtBirth.FEMALE: ["Avery", "Lena", "Marisol", "Hannah", "Imani", "Rosa", "Talia", "Greta", "Noor", "Celeste",
-                        "Brooke", "Yesenia", "Wren", "Dahlia", "Mei", "Paloma", "Ingrid", "Sadie", "Leticia", "Opal",
-                        "Jada", "Farrah", "Elena", "Kiana", "Ruth"],
-    SexAtBirth.MALE: ["Tobias", "Marcus", "Diego", "Felix", "Andre", "Gideon", "Rafael", "Owen", "Desmond", "Hugo",
-                      "Mateo", "Silas", "Kenji", "Luca", "Ezra", "Cyrus", "Dominic", "Reuben", "Tomas", "Wesley",
-                      "Nikolai", "Bennett", "Caleb", "Ansel", "Julian"],
+    SexAtBirth.FEMALE: [
+        "Avery",
+        "Lena",
+        "Marisol",
+        "Hannah",
+        "Imani",
+        "Rosa",
+        "Talia",
+        "Greta",
+        "Noor",
+        "Celeste",
+        "Brooke",
+        "Yesenia",
+        "Wren",
+        "Dahlia",
+        "Mei",
+        "Paloma",
+        "Ingrid",
+        "Sadie",
+        "Leticia",
+        "Opal",
+        "Jada",
+        "Farrah",
+        "Elena",
+        "Kiana",
+        "Ruth",
+    ],
+    SexAtBirth.MALE: [
+        "Tobias",
+        "Marcus",
+        "Diego",
+        "Felix",
+        "Andre",
+        "Gideon",
+        "Rafael",
+        "Owen",
+        "Desmond",
+        "Hugo",
+        "Mateo",
+        "Silas",
+        "Kenji",
+        "Luca",
+        "Ezra",
+        "Cyrus",
+        "Dominic",
+        "Reuben",
+        "Tomas",
+        "Wesley",
+        "Nikolai",
+        "Bennett",
+        "Caleb",
+        "Ansel",
+        "Julian",
+    ],
 }
-LAST = ["Abernathy", "Bellweather", "Castellanos", "Drummond", "Esparza", "Fairbanks", "Galloway", "Halvorsen",
-        "Ibarra", "Jankowski", "Kettering", "Lindqvist", "Marchetti", "Nakamura", "Oyelaran", "Pellegrino",
-        "Quintero", "Rasmussen", "Saltonstall", "Thibodeaux", "Underhill", "Valdivia", "Wexford", "Yarborough",
-        "Zelinski", "Ashcombe", "Birchfield", "Coldwater", "Dunmore", "Everhart", "Fenwick", "Greenlaw",
-        "Hollister", "Ivers", "Juniper", "Kingsley", "Larkspur", "Merriweather", "Northcott", "Osgood",
-        "Pemberton", "Ravensworth", "Stillwater", "Trevino", "Umberger", "Vanterpool", "Whitlock", "Yardley",
-        "Zamora", "Alderidge"]
+LAST = [
+    "Abernathy",
+    "Bellweather",
+    "Castellanos",
+    "Drummond",
+    "Esparza",
+    "Fairbanks",
+    "Galloway",
+    "Halvorsen",
+    "Ibarra",
+    "Jankowski",
+    "Kettering",
+    "Lindqvist",
+    "Marchetti",
+    "Nakamura",
+    "Oyelaran",
+    "Pellegrino",
+    "Quintero",
+    "Rasmussen",
+    "Saltonstall",
+    "Thibodeaux",
+    "Underhill",
+    "Valdivia",
+    "Wexford",
+    "Yarborough",
+    "Zelinski",
+    "Ashcombe",
+    "Birchfield",
+    "Coldwater",
+    "Dunmore",
+    "Everhart",
+    "Fenwick",
+    "Greenlaw",
+    "Hollister",
+    "Ivers",
+    "Juniper",
+    "Kingsley",
+    "Larkspur",
+    "Merriweather",
+    "Northcott",
+    "Osgood",
+    "Pemberton",
+    "Ravensworth",
+    "Stillwater",
+    "Trevino",
+    "Umberger",
+    "Vanterpool",
+    "Whitlock",
+    "Yardley",
+    "Zamora",
+    "Alderidge",
+]
 PLACES = {
     "OR": [("Portland", "972"), ("Salem", "973"), ("Eugene", "974"), ("Bend", "977"), ("Beaverton", "970")],
     "WA": [("Vancouver", "986"), ("Longview", "986"), ("Camas", "986")],
     "CA": [("Sacramento", "958"), ("Oakland", "946"), ("Davis", "956"), ("Berkeley", "947")],
 }
-STREETS = ["Alder St", "Birch Ave", "Cedar Ln", "Dogwood Ct", "Elm St", "Fir Rd", "Hawthorne Blvd", "Juniper Way",
-           "Laurel St", "Madrona Ave", "Oak Grove Rd", "Pine St", "Riverside Dr", "Spruce Ct", "Willow Ln"]
+STREETS = [
+    "Alder St",
+    "Birch Ave",
+    "Cedar Ln",
+    "Dogwood Ct",
+    "Elm St",
+    "Fir Rd",
+    "Hawthorne Blvd",
+    "Juniper Way",
+    "Laurel St",
+    "Madrona Ave",
+    "Oak Grove Rd",
+    "Pine St",
+    "Riverside Dr",
+    "Spruce Ct",
+    "Willow Ln",
+]
 RELATIONS = ["Spouse", "Partner", "Mother", "Father", "Sister", "Brother", "Friend", "Adult child"]
 
 
@@ -114,8 +266,15 @@ def _user(spec: DemoUser, orgs: dict[str, Organization]) -> User:
     return user
 
 
-def _patient(rng: random.Random, index: int, practice: Organization, state: str, payers: list[Payer],
-             prefix: str, used: set[tuple[str, str]]) -> Patient:
+def _patient(
+    rng: random.Random,
+    index: int,
+    practice: Organization,
+    state: str,
+    payers: list[Payer],
+    prefix: str,
+    used: set[tuple[str, str]],
+) -> Patient:
     sex = rng.choice([SexAtBirth.FEMALE, SexAtBirth.MALE])
     while True:
         first, last = rng.choice(FIRST[sex]), rng.choice(LAST)
@@ -144,13 +303,19 @@ def _patient(rng: random.Random, index: int, practice: Organization, state: str,
         preferred_language=language,
         timezone=practice.timezone,
         email=f"{first.lower()}.{last.lower()}@example.com",
-        phone=f"(503) 555-01{index % 100:02d}" if state == "OR" else f"(360) 555-01{index % 100:02d}" if state == "WA" else f"(916) 555-01{index % 100:02d}",
+        phone=f"(503) 555-01{index % 100:02d}"
+        if state == "OR"
+        else f"(360) 555-01{index % 100:02d}"
+        if state == "WA"
+        else f"(916) 555-01{index % 100:02d}",
         address_line1=f"{rng.randint(100, 9899)} {rng.choice(STREETS)}",
         city=city,
         state=state,
         postal_code=f"{zip3}{rng.randint(0, 99):02d}",
         payer=payer,
-        member_id=f"{(payer.code[:3].upper() if payer else 'NA')}{rng.randint(10_000_000, 99_999_999)}" if payer else "",
+        member_id=f"{(payer.code[:3].upper() if payer else 'NA')}{rng.randint(10_000_000, 99_999_999)}"
+        if payer
+        else "",
         emergency_contact_name=f"{rng.choice(FIRST[rng.choice(list(FIRST))])} {last}",
         emergency_contact_relationship=rng.choice(RELATIONS),
         emergency_contact_phone=f"(541) 555-01{(index * 7) % 100:02d}",
@@ -161,18 +326,35 @@ def seed() -> dict[str, User]:
     rng = random.Random(20261127)
     with transaction.atomic():
         orgs = {key: Organization.objects.create(**spec) for key, spec in ORGS.items()}
-        Partnership.objects.create(practice=orgs["riverbend"], group=orgs["northstar"], starts_on=datetime.date(2026, 1, 5))
+        Partnership.objects.create(
+            practice=orgs["riverbend"], group=orgs["northstar"], starts_on=datetime.date(2026, 1, 5)
+        )
         payers = [Payer.objects.get_or_create(code=code, defaults={"name": name})[0] for name, code in PAYERS]
         users = {spec.email: _user(spec, orgs) for spec in USERS}
 
         used: set[tuple[str, str]] = set()
         riverbend = [
-            _patient(rng, i, orgs["riverbend"], "WA" if i % 5 == 2 else "OR",
-                     [p for p in payers if p.code not in {"blue-shield-ca"}], "RC", used)
+            _patient(
+                rng,
+                i,
+                orgs["riverbend"],
+                "WA" if i % 5 == 2 else "OR",
+                [p for p in payers if p.code not in {"blue-shield-ca"}],
+                "RC",
+                used,
+            )
             for i in range(40)
         ]
         lakeside = [
-            _patient(rng, i, orgs["lakeside"], "CA", [p for p in payers if p.code in {"aetna", "kaiser", "medicare", "blue-shield-ca"}], "LT", used)
+            _patient(
+                rng,
+                i,
+                orgs["lakeside"],
+                "CA",
+                [p for p in payers if p.code in {"aetna", "kaiser", "medicare", "blue-shield-ca"}],
+                "LT",
+                used,
+            )
             for i in range(10)
         ]
         Patient.objects.bulk_create(riverbend + lakeside)
@@ -181,8 +363,15 @@ def seed() -> dict[str, User]:
         start = datetime.date(2026, 1, 12)
 
         def add(patient: Patient, email: str, role: str, org: str, offset: int) -> None:
-            team.append(CareTeamMember(patient=patient, user=users[email], organization=orgs[org], role=role,
-                                       starts_on=start + datetime.timedelta(days=offset)))
+            team.append(
+                CareTeamMember(
+                    patient=patient,
+                    user=users[email],
+                    organization=orgs[org],
+                    role=role,
+                    starts_on=start + datetime.timedelta(days=offset),
+                )
+            )
 
         for i, patient in enumerate(riverbend):
             therapist = "therapist@riverbend.demo" if i < 20 else "therapist2@riverbend.demo"
@@ -197,8 +386,14 @@ def seed() -> dict[str, User]:
             add(patient, "therapist@lakeside.demo", CareTeamRole.PRIMARY_THERAPIST, "lakeside", i * 9)
         CareTeamMember.objects.bulk_create(team)
 
-        audit.record(actor=None, action=Action.CREATE, purpose="operations", meta=audit.SYSTEM,
-                     target_type="demo", detail={"patients": len(riverbend) + len(lakeside)})
+        audit.record(
+            actor=None,
+            action=Action.CREATE,
+            purpose="operations",
+            meta=audit.SYSTEM,
+            target_type="demo",
+            detail={"patients": len(riverbend) + len(lakeside)},
+        )
     return users
 
 

@@ -68,9 +68,7 @@ def env_list(name: str, default: list[str], environ: Mapping[str, str] | None = 
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-def env_choice(
-    name: str, default: str, choices: set[str], environ: Mapping[str, str] | None = None
-) -> str:
+def env_choice(name: str, default: str, choices: set[str], environ: Mapping[str, str] | None = None) -> str:
     value = env_str(name, default, environ)
     if value not in choices:
         raise ConfigError(f"{name} must be one of {', '.join(sorted(choices))}, not {value!r}")

@@ -38,7 +38,7 @@ async def _layer_round_trip() -> None:
 
 
 def channel_layer_status() -> dict[str, object]:
-    backend = settings.CHANNEL_LAYERS["default"]["BACKEND"].rsplit(".", 1)[-1]
+    backend = str(settings.CHANNEL_LAYERS["default"]["BACKEND"]).rsplit(".", 1)[-1]
     try:
         async_to_sync(_layer_round_trip)()
     except Exception as exc:

@@ -21,7 +21,9 @@ class InviteForm(forms.Form):
 
     def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["role"].choices = _role_choices(organization)
+        role = self.fields["role"]
+        assert isinstance(role, forms.ChoiceField)
+        role.choices = _role_choices(organization)
 
     def clean_full_name(self) -> str:
         value: str = self.cleaned_data["full_name"].strip()
@@ -44,4 +46,6 @@ class RoleForm(forms.Form):
 
     def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["role"].choices = _role_choices(organization)
+        role = self.fields["role"]
+        assert isinstance(role, forms.ChoiceField)
+        role.choices = _role_choices(organization)

@@ -30,8 +30,15 @@ def _keeps_an_admin(membership: Membership, *, new_role: str | None = None, acti
 
 
 def member_invite(
-    *, actor: User, organization: Organization, email: str, full_name: str, credentials: str, role: str,
-    base_url: str, meta: audit.RequestMeta,
+    *,
+    actor: User,
+    organization: Organization,
+    email: str,
+    full_name: str,
+    credentials: str,
+    role: str,
+    base_url: str,
+    meta: audit.RequestMeta,
 ) -> Membership:
     _check_role(organization, role)
     with transaction.atomic():
@@ -46,8 +53,13 @@ def member_invite(
             raise ValidationError(f"{email} is already a member of {organization.name}.")
         membership = Membership.objects.create(user=user, organization=organization, role=role)
         audit.record(
-            actor=actor, action=Action.CREATE, purpose=OPERATIONS, meta=meta,
-            target_type="membership", target_id=membership.public_id, detail={"role": role},
+            actor=actor,
+            action=Action.CREATE,
+            purpose=OPERATIONS,
+            meta=meta,
+            target_type="membership",
+            target_id=membership.public_id,
+            detail={"role": role},
         )
         if created:
             # Sent by the worker, after commit: a slow mail server never holds up the admin's page.
@@ -66,8 +78,13 @@ def membership_change_role(*, actor: User, membership: Membership, role: str, me
         membership.role = role
         membership.save(update_fields=["role"])
         audit.record(
-            actor=actor, action=Action.ROLE_CHANGE, purpose=OPERATIONS, meta=meta,
-            target_type="membership", target_id=membership.public_id, detail={"from": old, "to": role},
+            actor=actor,
+            action=Action.ROLE_CHANGE,
+            purpose=OPERATIONS,
+            meta=meta,
+            target_type="membership",
+            target_id=membership.public_id,
+            detail={"from": old, "to": role},
         )
 
 
@@ -79,6 +96,11 @@ def membership_set_active(*, actor: User, membership: Membership, active: bool, 
         membership.ended_at = None if active else timezone.now()
         membership.save(update_fields=["is_active", "ended_at"])
         audit.record(
-            actor=actor, action=Action.ROLE_CHANGE, purpose=OPERATIONS, meta=meta,
-            target_type="membership", target_id=membership.public_id, detail={"active": active},
+            actor=actor,
+            action=Action.ROLE_CHANGE,
+            purpose=OPERATIONS,
+            meta=meta,
+            target_type="membership",
+            target_id=membership.public_id,
+            detail={"active": active},
         )

@@ -22,6 +22,8 @@ def send_invitation(user_id: int, organization_id: int, base_url: str) -> str:
     uid = urlsafe_base64_encode(force_bytes(user.pk))
     token = default_token_generator.make_token(user)
     link = base_url.rstrip("/") + reverse("accounts:password_reset_confirm", args=[uid, token])
-    body = render_to_string("organizations/email/invitation.txt", {"user": user, "organization": organization, "link": link})
+    body = render_to_string(
+        "organizations/email/invitation.txt", {"user": user, "organization": organization, "link": link}
+    )
     send_mail(f"You're invited to {organization.name} on Tandem", body, None, [user.email])
     return "sent"

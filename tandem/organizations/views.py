@@ -43,7 +43,9 @@ def members(request: HttpRequest, org_id: str) -> HttpResponse:
         .select_related("user", "user__mfa_device")
         .order_by("-is_active", "user__full_name")
     )
-    partnerships = Partnership.objects.filter(Q(practice=organization) | Q(group=organization)).select_related("practice", "group")
+    partnerships = Partnership.objects.filter(Q(practice=organization) | Q(group=organization)).select_related(
+        "practice", "group"
+    )
     today = organization.local_date()
     context = {
         "nav": "organization",
@@ -65,8 +67,11 @@ def member_invite(request: HttpRequest, org_id: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             membership = services.member_invite(
-                actor=_actor(request), organization=organization, base_url=request.build_absolute_uri("/"),
-                meta=audit.RequestMeta.from_request(request), **form.cleaned_data,
+                actor=_actor(request),
+                organization=organization,
+                base_url=request.build_absolute_uri("/"),
+                meta=audit.RequestMeta.from_request(request),
+                **form.cleaned_data,
             )
         except ValidationError as exc:
             form.add_error(None, exc)
@@ -74,7 +79,12 @@ def member_invite(request: HttpRequest, org_id: str) -> HttpResponse:
             messages.success(request, f"{membership.user.full_name} was added. An invitation email is on its way.")
             return redirect("organizations:members", organization.public_id)
     status = 400 if form.errors else 200
-    return render(request, "organizations/invite.html", {"nav": "organization", "organization": organization, "form": form}, status=status)
+    return render(
+        request,
+        "organizations/invite.html",
+        {"nav": "organization", "organization": organization, "form": form},
+        status=status,
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -87,7 +97,9 @@ def member_role(request: HttpRequest, org_id: str, member_id: str) -> HttpRespon
     if request.method == "POST" and form.is_valid():
         try:
             services.membership_change_role(
-                actor=_actor(request), membership=membership, role=form.cleaned_data["role"],
+                actor=_actor(request),
+                membership=membership,
+                role=form.cleaned_data["role"],
                 meta=audit.RequestMeta.from_request(request),
             )
         except ValidationError as exc:
@@ -97,8 +109,10 @@ def member_role(request: HttpRequest, org_id: str, member_id: str) -> HttpRespon
             return redirect("organizations:members", organization.public_id)
     status = 400 if form.errors else 200
     return render(
-        request, "organizations/member_role.html",
-        {"nav": "organization", "organization": organization, "membership": membership, "form": form}, status=status,
+        request,
+        "organizations/member_role.html",
+        {"nav": "organization", "organization": organization, "membership": membership, "form": form},
+        status=status,
     )
 
 
@@ -126,6 +140,8 @@ def member_active(request: HttpRequest, org_id: str, member_id: str) -> HttpResp
 def member_reset_mfa(request: HttpRequest, org_id: str, member_id: str) -> HttpResponse:
     organization = policy.get_administered_organization(request.user, org_id)
     membership = policy.get_membership_for_admin(request.user, organization, member_id)
-    account_services.mfa_reset(user=membership.user, actor=_actor(request), meta=audit.RequestMeta.from_request(request))
+    account_services.mfa_reset(
+        user=membership.user, actor=_actor(request), meta=audit.RequestMeta.from_request(request)
+    )
     messages.success(request, f"{membership.user.full_name} will set up a new authenticator at their next sign-in.")
     return redirect("organizations:members", organization.public_id)

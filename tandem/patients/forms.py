@@ -16,8 +16,13 @@ NAME_RE = re.compile(r"^[^\W\d_]+(?:[ '\u2019.-][^\W\d_]*)*\.?$")
 FORBIDDEN_TEXT = re.compile(r"[<>\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 NAME_FIELDS = {"first_name", "last_name", "preferred_name", "emergency_contact_name"}
 TEXT_FIELDS = {
-    "gender_identity", "pronouns", "address_line1", "address_line2", "city",
-    "member_id", "emergency_contact_relationship",
+    "gender_identity",
+    "pronouns",
+    "address_line1",
+    "address_line2",
+    "city",
+    "member_id",
+    "emergency_contact_relationship",
 }
 
 
@@ -25,16 +30,37 @@ class PatientForm(forms.ModelForm[Patient]):
     intake_token = forms.UUIDField(widget=forms.HiddenInput, required=False)
     practice = forms.ModelChoiceField(queryset=Organization.objects.none(), to_field_name="public_id", empty_label=None)
     payer = forms.ModelChoiceField(
-        queryset=Payer.objects.all(), to_field_name="public_id", required=False, empty_label="Self-pay / none on file", label="Insurance"
+        queryset=Payer.objects.all(),
+        to_field_name="public_id",
+        required=False,
+        empty_label="Self-pay / none on file",
+        label="Insurance",
     )
 
     class Meta:
         model = Patient
         fields = [
-            "first_name", "last_name", "preferred_name", "date_of_birth", "sex_at_birth", "gender_identity",
-            "pronouns", "preferred_language", "timezone", "email", "phone", "address_line1", "address_line2",
-            "city", "state", "postal_code", "payer", "member_id", "emergency_contact_name",
-            "emergency_contact_relationship", "emergency_contact_phone",
+            "first_name",
+            "last_name",
+            "preferred_name",
+            "date_of_birth",
+            "sex_at_birth",
+            "gender_identity",
+            "pronouns",
+            "preferred_language",
+            "timezone",
+            "email",
+            "phone",
+            "address_line1",
+            "address_line2",
+            "city",
+            "state",
+            "postal_code",
+            "payer",
+            "member_id",
+            "emergency_contact_name",
+            "emergency_contact_relationship",
+            "emergency_contact_phone",
         ]
         widgets = {
             "date_of_birth": forms.DateInput(attrs={"type": "date"}),
@@ -45,7 +71,9 @@ class PatientForm(forms.ModelForm[Patient]):
 
     def __init__(self, *args: Any, practices: list[Organization], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["practice"].queryset = Organization.objects.filter(pk__in=[p.pk for p in practices])
+        practice_field = self.fields["practice"]
+        assert isinstance(practice_field, forms.ModelChoiceField)
+        practice_field.queryset = Organization.objects.filter(pk__in=[p.pk for p in practices])
         if self.instance.pk:
             del self.fields["practice"]
             del self.fields["intake_token"]
@@ -77,8 +105,15 @@ class PatientForm(forms.ModelForm[Patient]):
         return dob
 
 
+class MembershipChoiceField(forms.ModelChoiceField[Membership]):
+    def label_from_instance(self, obj: Membership) -> str:
+        return f"{obj.user.display_name} — {obj.get_role_display()}, {obj.organization.name}"
+
+
 class CareTeamAddForm(forms.Form):
-    membership = forms.ModelChoiceField(queryset=Membership.objects.none(), to_field_name="public_id", label="Clinician")
+    membership = MembershipChoiceField(
+        queryset=Membership.objects.none(), to_field_name="public_id", label="Clinician"
+    )
     role = forms.ChoiceField(choices=CareTeamRole.choices)
     starts_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), label="From")
     ends_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), label="Until (optional)", required=False)
@@ -86,8 +121,8 @@ class CareTeamAddForm(forms.Form):
     def __init__(self, *args: Any, eligible: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         field = self.fields["membership"]
+        assert isinstance(field, forms.ModelChoiceField)
         field.queryset = eligible
-        field.label_from_instance = lambda m: f"{m.user.display_name} — {m.get_role_display()}, {m.organization.name}"  # type: ignore[attr-defined]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

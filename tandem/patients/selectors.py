@@ -45,7 +45,9 @@ def search_patients(user: User | AnonymousUser, *, query: str = "", mine: bool =
         else:
             condition = Q(mrn__iexact=query)
             for term in query.split()[:4]:
-                condition |= Q(first_name__icontains=term) | Q(last_name__icontains=term) | Q(preferred_name__icontains=term)
+                condition |= (
+                    Q(first_name__icontains=term) | Q(last_name__icontains=term) | Q(preferred_name__icontains=term)
+                )
             patients = patients.filter(condition)
     if mine and isinstance(user, User):
         patients = patients.filter(
@@ -58,15 +60,15 @@ def search_patients(user: User | AnonymousUser, *, query: str = "", mine: bool =
 
 
 def my_caseload(user: User | AnonymousUser) -> list[Patient]:
-    return list(search_patients(user, mine=True).only(
-        "public_id", "first_name", "last_name", "preferred_name", "practice__name", "payer__name"
-    ))
+    return list(
+        search_patients(user, mine=True).only(
+            "public_id", "first_name", "last_name", "preferred_name", "practice__name", "payer__name"
+        )
+    )
 
 
 def care_team(patient: Patient) -> list[CareTeamMember]:
-    return list(
-        patient.care_team.select_related("user", "organization").order_by("ends_on", "role", "user__full_name")
-    )
+    return list(patient.care_team.select_related("user", "organization").order_by("ends_on", "role", "user__full_name"))
 
 
 @dataclass(frozen=True)
@@ -84,9 +86,15 @@ def timeline(patient: Patient, team: list[CareTeamMember]) -> list[TimelineEntry
     for member in team:
         start = datetime.datetime.combine(member.starts_on, datetime.time.min, tzinfo=tz)
         entries.append(
-            TimelineEntry(when=start, text=f"{member.user.display_name} joined the care team as {member.get_role_display().lower()}", kind="care_team")
+            TimelineEntry(
+                when=start,
+                text=f"{member.user.display_name} joined the care team as {member.get_role_display().lower()}",
+                kind="care_team",
+            )
         )
         if member.ends_on:
             end = datetime.datetime.combine(member.ends_on, datetime.time.max, tzinfo=tz)
-            entries.append(TimelineEntry(when=end, text=f"{member.user.display_name} left the care team", kind="care_team"))
+            entries.append(
+                TimelineEntry(when=end, text=f"{member.user.display_name} left the care team", kind="care_team")
+            )
     return sorted(entries, key=lambda e: e.when, reverse=True)

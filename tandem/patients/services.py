@@ -32,7 +32,12 @@ def _next_mrn(practice: Organization) -> str:
 
 
 def patient_create(
-    *, actor: User, practice: Organization, data: dict[str, Any], intake_token: uuid.UUID | None, meta: audit.RequestMeta
+    *,
+    actor: User,
+    practice: Organization,
+    data: dict[str, Any],
+    intake_token: uuid.UUID | None,
+    meta: audit.RequestMeta,
 ) -> tuple[Patient, bool]:
     """Register a patient. A repeated submit of the same form returns the first
     patient (created=False) instead of registering a twin."""
@@ -46,8 +51,13 @@ def patient_create(
             patient.full_clean()
             patient.save()
             audit.record(
-                actor=actor, action=Action.CREATE, purpose=TREATMENT, meta=meta,
-                patient_id=patient.public_id, target_type="patient", target_id=patient.public_id,
+                actor=actor,
+                action=Action.CREATE,
+                purpose=TREATMENT,
+                meta=meta,
+                patient_id=patient.public_id,
+                target_type="patient",
+                target_id=patient.public_id,
             )
     except IntegrityError:
         if intake_token is not None:
@@ -70,8 +80,13 @@ def patient_update(*, actor: User, patient: Patient, data: dict[str, Any], meta:
         patient.save()
         # Field names only: the values are health information and stay out of the trail.
         audit.record(
-            actor=actor, action=Action.UPDATE, purpose=TREATMENT, meta=meta,
-            patient_id=patient.public_id, target_type="patient", target_id=patient.public_id,
+            actor=actor,
+            action=Action.UPDATE,
+            purpose=TREATMENT,
+            meta=meta,
+            patient_id=patient.public_id,
+            target_type="patient",
+            target_id=patient.public_id,
             detail={"fields": sorted(changed)},
         )
     return changed
@@ -115,8 +130,13 @@ def care_team_add(
             ends_on=ends_on,
         )
         audit.record(
-            actor=actor, action=Action.CREATE, purpose=TREATMENT, meta=meta,
-            patient_id=patient.public_id, target_type="care_team_member", target_id=member.public_id,
+            actor=actor,
+            action=Action.CREATE,
+            purpose=TREATMENT,
+            meta=meta,
+            patient_id=patient.public_id,
+            target_type="care_team_member",
+            target_id=member.public_id,
             detail={"role": role},
         )
     return member
@@ -129,8 +149,12 @@ def care_team_end(*, actor: User, member: CareTeamMember, ends_on: datetime.date
         member.ends_on = ends_on
         member.save(update_fields=["ends_on"])
         audit.record(
-            actor=actor, action=Action.UPDATE, purpose=TREATMENT, meta=meta,
-            patient_id=member.patient.public_id, target_type="care_team_member", target_id=member.public_id,
+            actor=actor,
+            action=Action.UPDATE,
+            purpose=TREATMENT,
+            meta=meta,
+            patient_id=member.patient.public_id,
+            target_type="care_team_member",
+            target_id=member.public_id,
             detail={"fields": ["ends_on"]},
         )
-

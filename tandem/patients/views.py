@@ -35,8 +35,11 @@ def patient_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(patients, PAGE_SIZE).get_page(request.GET.get("page"))
     # The search words may be a patient's name: the trail records that a search happened, not what it was.
     audit.record(
-        actor=_actor(request), action=Action.SEARCH if query else Action.LIST, purpose=services.TREATMENT,
-        meta=audit.RequestMeta.from_request(request), target_type="patient_list",
+        actor=_actor(request),
+        action=Action.SEARCH if query else Action.LIST,
+        purpose=services.TREATMENT,
+        meta=audit.RequestMeta.from_request(request),
+        target_type="patient_list",
         detail={"mine": mine, "page": page.number},
     )
     context = {
@@ -46,7 +49,8 @@ def patient_list(request: HttpRequest) -> HttpResponse:
         "mine": mine,
         "can_register": bool(policy.practices_for_new_patients(request.user)),
     }
-    template = "patients/_rows.html" if request.htmx and not request.htmx.boosted else "patients/list.html"
+    partial = request.headers.get("HX-Request") == "true" and request.headers.get("HX-Boosted") != "true"
+    template = "patients/_rows.html" if partial else "patients/list.html"
     return render(request, template, context)
 
 
@@ -79,9 +83,13 @@ def patient_chart(request: HttpRequest, public_id: str) -> HttpResponse:
     with transaction.atomic():
         patient = policy.get_patient_for(request.user, public_id)
         audit.record(
-            actor=_actor(request), action=Action.VIEW, purpose=services.TREATMENT,
-            meta=audit.RequestMeta.from_request(request), patient_id=patient.public_id,
-            target_type="patient_chart", target_id=patient.public_id,
+            actor=_actor(request),
+            action=Action.VIEW,
+            purpose=services.TREATMENT,
+            meta=audit.RequestMeta.from_request(request),
+            patient_id=patient.public_id,
+            target_type="patient_chart",
+            target_id=patient.public_id,
         )
     team = selectors.care_team(patient)
     today = patient.practice.local_date()
@@ -112,16 +120,23 @@ def patient_edit(request: HttpRequest, public_id: str) -> HttpResponse:
             # The form has already copied values onto the instance: compare against the stored row.
             stored = type(patient).objects.get(pk=patient.pk)
             changed = services.patient_update(
-                actor=_actor(request), patient=stored, data=form.cleaned_data, meta=audit.RequestMeta.from_request(request)
+                actor=_actor(request),
+                patient=stored,
+                data=form.cleaned_data,
+                meta=audit.RequestMeta.from_request(request),
             )
             messages.success(request, "Saved." if changed else "Nothing changed.")
             return redirect("patients:chart", patient.public_id)
         patient.refresh_from_db()
     else:
         audit.record(
-            actor=_actor(request), action=Action.VIEW, purpose=services.TREATMENT,
-            meta=audit.RequestMeta.from_request(request), patient_id=patient.public_id,
-            target_type="patient_demographics", target_id=patient.public_id,
+            actor=_actor(request),
+            action=Action.VIEW,
+            purpose=services.TREATMENT,
+            meta=audit.RequestMeta.from_request(request),
+            patient_id=patient.public_id,
+            target_type="patient_demographics",
+            target_id=patient.public_id,
         )
     status = 400 if form.errors else 200
     return render(request, "patients/form.html", {"nav": "patients", "form": form, "patient": patient}, status=status)
@@ -134,13 +149,19 @@ def care_team_add(request: HttpRequest, public_id: str) -> HttpResponse:
     if not policy.can_manage_care_team(request.user, patient):
         raise Http404("Not found")
     eligible = policy.eligible_care_team_members(patient)
-    form = CareTeamAddForm(request.POST or None, eligible=eligible, initial={"starts_on": patient.practice.local_date()})
+    form = CareTeamAddForm(
+        request.POST or None, eligible=eligible, initial={"starts_on": patient.practice.local_date()}
+    )
     if request.method == "POST" and form.is_valid():
         try:
             member = services.care_team_add(
-                actor=_actor(request), patient=patient, membership=form.cleaned_data["membership"],
-                role=form.cleaned_data["role"], starts_on=form.cleaned_data["starts_on"],
-                ends_on=form.cleaned_data["ends_on"], meta=audit.RequestMeta.from_request(request),
+                actor=_actor(request),
+                patient=patient,
+                membership=form.cleaned_data["membership"],
+                role=form.cleaned_data["role"],
+                starts_on=form.cleaned_data["starts_on"],
+                ends_on=form.cleaned_data["ends_on"],
+                meta=audit.RequestMeta.from_request(request),
             )
         except ValidationError as exc:
             form.add_error(None, exc)
@@ -149,12 +170,18 @@ def care_team_add(request: HttpRequest, public_id: str) -> HttpResponse:
             return redirect("patients:chart", patient.public_id)
     elif request.method == "GET":
         audit.record(
-            actor=_actor(request), action=Action.VIEW, purpose=services.TREATMENT,
-            meta=audit.RequestMeta.from_request(request), patient_id=patient.public_id,
-            target_type="care_team", target_id=patient.public_id,
+            actor=_actor(request),
+            action=Action.VIEW,
+            purpose=services.TREATMENT,
+            meta=audit.RequestMeta.from_request(request),
+            patient_id=patient.public_id,
+            target_type="care_team",
+            target_id=patient.public_id,
         )
     status = 400 if form.errors else 200
-    return render(request, "patients/care_team_add.html", {"nav": "patients", "form": form, "patient": patient}, status=status)
+    return render(
+        request, "patients/care_team_add.html", {"nav": "patients", "form": form, "patient": patient}, status=status
+    )
 
 
 @require_POST
@@ -166,13 +193,18 @@ def care_team_end(request: HttpRequest, public_id: str, member_id: str) -> HttpR
     if form.is_valid():
         try:
             services.care_team_end(
-                actor=_actor(request), member=member, ends_on=form.cleaned_data["ends_on"],
+                actor=_actor(request),
+                member=member,
+                ends_on=form.cleaned_data["ends_on"],
                 meta=audit.RequestMeta.from_request(request),
             )
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
         else:
-            messages.success(request, f"{member.user.display_name} leaves the care team after {form.cleaned_data['ends_on']:%b %d, %Y}.")
+            messages.success(
+                request,
+                f"{member.user.display_name} leaves the care team after {form.cleaned_data['ends_on']:%b %d, %Y}.",
+            )
     else:
         messages.error(request, "Enter a valid last day.")
     return redirect("patients:chart", patient.public_id)

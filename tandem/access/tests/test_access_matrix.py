@@ -116,7 +116,11 @@ def _route_names(patterns: list[URLPattern | URLResolver], namespace: str = "") 
     names: set[str] = set()
     for pattern in patterns:
         if isinstance(pattern, URLResolver):
-            inner = f"{namespace}:{pattern.namespace}" if namespace and pattern.namespace else (pattern.namespace or namespace)
+            inner = (
+                f"{namespace}:{pattern.namespace}"
+                if namespace and pattern.namespace
+                else (pattern.namespace or namespace)
+            )
             names |= _route_names(pattern.url_patterns, inner)
         elif pattern.name:
             names.add(f"{namespace}:{pattern.name}" if namespace else pattern.name)
@@ -126,7 +130,9 @@ def _route_names(patterns: list[URLPattern | URLResolver], namespace: str = "") 
 
 
 def test_every_url_has_a_matrix_entry() -> None:
-    routes = {name for name in _route_names(get_resolver().url_patterns) if name.split(":")[0] not in SKIPPED_NAMESPACES}
+    routes = {
+        name for name in _route_names(get_resolver().url_patterns) if name.split(":")[0] not in SKIPPED_NAMESPACES
+    }
     missing = routes - MATRIX.keys()
     assert not missing, f"URLs without an access-matrix entry: {sorted(missing)}"
     stale = {name for name in MATRIX if name.split(":")[0] not in SKIPPED_NAMESPACES} - routes
@@ -150,13 +156,15 @@ def _expected(entry: Entry, who: str) -> int:
 @pytest.mark.django_db
 @pytest.mark.parametrize("route", sorted(MATRIX))
 def test_route_answers_each_cast_member_as_the_policy_says(route: str, cast: Cast) -> None:
-    WorkerHeartbeat.objects.create(worker_id="w", hostname="h", pid=1, started_at=timezone.now(), beat_at=timezone.now())
+    WorkerHeartbeat.objects.create(
+        worker_id="w", hostname="h", pid=1, started_at=timezone.now(), beat_at=timezone.now()
+    )
     entry = MATRIX[route]
     url = reverse(route, kwargs=entry.kwargs(cast))
     users = cast.everyone()
     # Those refused go first, so an allowed write (ending a care-team row, say)
     # cannot change what a later member sees.
-    order = ["anonymous"] + sorted(CAST, key=lambda who: who in entry.allowed)
+    order = ["anonymous", *sorted(CAST, key=lambda who: who in entry.allowed)]
     got = {}
     for who in order:
         client = Client() if who == "anonymous" else sign_in(Client(), users[who], sudo=True)

@@ -68,8 +68,13 @@ def test_leaving_the_care_team_ends_access_after_the_last_day(cast: Cast) -> Non
 def test_a_team_row_through_another_group_does_not_count(cast: Cast) -> None:
     # The unrelated prescriber is put on the team, but under Lakeside, which
     # has no partnership: that opens nothing.
-    CareTeamMember.objects.create(patient=cast.other_patient, user=cast.unrelated, organization=cast.lakeside,
-                                  role=CareTeamRole.PRESCRIBER, starts_on=datetime.date(2020, 1, 1))
+    CareTeamMember.objects.create(
+        patient=cast.other_patient,
+        user=cast.unrelated,
+        organization=cast.lakeside,
+        role=CareTeamRole.PRESCRIBER,
+        starts_on=datetime.date(2020, 1, 1),
+    )
     assert visible(cast, "unrelated") == set()
 
 

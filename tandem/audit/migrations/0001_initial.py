@@ -4,35 +4,56 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('seq', models.BigIntegerField(unique=True)),
-                ('occurred_at', models.DateTimeField(db_index=True)),
-                ('actor_id', models.BigIntegerField(blank=True, db_index=True, null=True)),
-                ('actor_email', models.CharField(blank=True, max_length=254)),
-                ('action', models.CharField(choices=[('view', 'Viewed'), ('list', 'Listed'), ('search', 'Searched'), ('create', 'Created'), ('update', 'Updated'), ('delete', 'Removed'), ('export', 'Exported'), ('sign_in', 'Signed in'), ('sign_in_failed', 'Sign-in failed'), ('sign_out', 'Signed out'), ('mfa_enroll', 'Enrolled a second factor'), ('mfa_reset', 'Reset a second factor'), ('password_reset', 'Reset a password'), ('role_change', 'Changed a role'), ('sudo', 'Confirmed identity')], db_index=True, max_length=32)),
-                ('patient_id', models.UUIDField(blank=True, db_index=True, null=True)),
-                ('target_type', models.CharField(blank=True, max_length=64)),
-                ('target_id', models.CharField(blank=True, max_length=64)),
-                ('purpose', models.CharField(blank=True, max_length=64)),
-                ('ip_address', models.GenericIPAddressField(blank=True, null=True)),
-                ('user_agent', models.CharField(blank=True, max_length=256)),
-                ('detail', models.JSONField(blank=True, default=dict)),
-                ('prev_hash', models.CharField(max_length=64, unique=True)),
-                ('hash', models.CharField(max_length=64, unique=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("seq", models.BigIntegerField(unique=True)),
+                ("occurred_at", models.DateTimeField(db_index=True)),
+                ("actor_id", models.BigIntegerField(blank=True, db_index=True, null=True)),
+                ("actor_email", models.CharField(blank=True, max_length=254)),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("view", "Viewed"),
+                            ("list", "Listed"),
+                            ("search", "Searched"),
+                            ("create", "Created"),
+                            ("update", "Updated"),
+                            ("delete", "Removed"),
+                            ("export", "Exported"),
+                            ("sign_in", "Signed in"),
+                            ("sign_in_failed", "Sign-in failed"),
+                            ("sign_out", "Signed out"),
+                            ("mfa_enroll", "Enrolled a second factor"),
+                            ("mfa_reset", "Reset a second factor"),
+                            ("password_reset", "Reset a password"),
+                            ("role_change", "Changed a role"),
+                            ("sudo", "Confirmed identity"),
+                        ],
+                        db_index=True,
+                        max_length=32,
+                    ),
+                ),
+                ("patient_id", models.UUIDField(blank=True, db_index=True, null=True)),
+                ("target_type", models.CharField(blank=True, max_length=64)),
+                ("target_id", models.CharField(blank=True, max_length=64)),
+                ("purpose", models.CharField(blank=True, max_length=64)),
+                ("ip_address", models.GenericIPAddressField(blank=True, null=True)),
+                ("user_agent", models.CharField(blank=True, max_length=256)),
+                ("detail", models.JSONField(blank=True, default=dict)),
+                ("prev_hash", models.CharField(max_length=64, unique=True)),
+                ("hash", models.CharField(max_length=64, unique=True)),
             ],
             options={
-                'ordering': ['-seq'],
-                'indexes': [models.Index(fields=['patient_id', '-seq'], name='audit_audit_patient_36c015_idx')],
+                "ordering": ["-seq"],
+                "indexes": [models.Index(fields=["patient_id", "-seq"], name="audit_audit_patient_36c015_idx")],
             },
         ),
     ]

@@ -12,7 +12,9 @@ from tandem.audit.models import Action, AuditEvent
 
 def _add(n: int) -> list[AuditEvent]:
     return [
-        audit.record(actor=None, action=Action.VIEW, purpose="treatment", meta=audit.SYSTEM, target_type="t", target_id=str(i))
+        audit.record(
+            actor=None, action=Action.VIEW, purpose="treatment", meta=audit.SYSTEM, target_type="t", target_id=str(i)
+        )
         for i in range(n)
     ]
 
@@ -86,7 +88,10 @@ def test_a_rehashed_forgery_still_breaks_the_link_to_the_next_row() -> None:
     forged.hash = audit.compute_hash(forged)
     triggers.remove(connection)
     with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {triggers.TABLE} SET purpose = %s, hash = %s WHERE id = %s", [forged.purpose, forged.hash, forged.pk])
+        cursor.execute(
+            f"UPDATE {triggers.TABLE} SET purpose = %s, hash = %s WHERE id = %s",
+            [forged.purpose, forged.hash, forged.pk],
+        )
     triggers.install(connection)
     result = audit.verify_chain()
     assert not result.ok

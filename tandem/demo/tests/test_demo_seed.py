@@ -20,8 +20,13 @@ def run(*args: str) -> str:
 
 
 def snapshot() -> tuple[int, ...]:
-    return (User.objects.count(), Organization.objects.count(), Patient.objects.count(),
-            CareTeamMember.objects.count(), Partnership.objects.count())
+    return (
+        User.objects.count(),
+        Organization.objects.count(),
+        Patient.objects.count(),
+        CareTeamMember.objects.count(),
+        Partnership.objects.count(),
+    )
 
 
 @pytest.mark.django_db
@@ -38,8 +43,11 @@ def test_it_seeds_the_demo_world_and_prints_the_sign_ins() -> None:
     assert policy.visible_patients(np).count() == 10
     assert not set(policy.visible_patients(prescriber)) & set(policy.visible_patients(np))
     assert policy.visible_patients(User.objects.get(email="therapist@lakeside.demo")).count() == 10
-    assert not policy.visible_patients(User.objects.get(email="therapist@lakeside.demo")).filter(
-        practice__slug="riverbend-counseling").exists()
+    assert (
+        not policy.visible_patients(User.objects.get(email="therapist@lakeside.demo"))
+        .filter(practice__slug="riverbend-counseling")
+        .exists()
+    )
     assert not Partnership.objects.filter(practice__slug="lakeside-therapy").exists()
     assert all(u.check_password("tandem-demo") for u in User.objects.filter(email__endswith=".demo")[:2])
 

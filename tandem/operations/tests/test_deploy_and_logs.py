@@ -28,8 +28,9 @@ def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("TANDEM_")}
     clean.update(env)
     clean["DJANGO_SETTINGS_MODULE"] = "tandem.settings"
-    return subprocess.run([sys.executable, "-m", "tandem.cli", *args], env=clean, capture_output=True, text=True,
-                          timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "tandem.cli", *args], env=clean, capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 def test_check_deploy_passes_with_production_settings() -> None:
@@ -38,14 +39,17 @@ def test_check_deploy_passes_with_production_settings() -> None:
     assert "no issues" in result.stdout
 
 
-@pytest.mark.parametrize(("name", "value", "message"), [
-    ("TANDEM_SECRET_KEY", "short", "TANDEM_SECRET_KEY must be a random value"),
-    ("TANDEM_DEBUG", "maybe", "TANDEM_DEBUG must be true or false"),
-    ("TANDEM_IDLE_TIMEOUT_MINUTES", "0", "TANDEM_IDLE_TIMEOUT_MINUTES must be at least 1"),
-    ("TANDEM_DATABASE_URL", "mysql://x@y/z", "TANDEM_DATABASE_URL must point at SQLite or PostgreSQL"),
-    ("TANDEM_REDIS_URL", "http://redis", "TANDEM_REDIS_URL must start with"),
-    ("TANDEM_EMAIL_BACKEND", "pigeon", "TANDEM_EMAIL_BACKEND must be one of"),
-])
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("TANDEM_SECRET_KEY", "short", "TANDEM_SECRET_KEY must be a random value"),
+        ("TANDEM_DEBUG", "maybe", "TANDEM_DEBUG must be true or false"),
+        ("TANDEM_IDLE_TIMEOUT_MINUTES", "0", "TANDEM_IDLE_TIMEOUT_MINUTES must be at least 1"),
+        ("TANDEM_DATABASE_URL", "mysql://x@y/z", "TANDEM_DATABASE_URL must point at SQLite or PostgreSQL"),
+        ("TANDEM_REDIS_URL", "http://redis", "TANDEM_REDIS_URL must start with"),
+        ("TANDEM_EMAIL_BACKEND", "pigeon", "TANDEM_EMAIL_BACKEND must be one of"),
+    ],
+)
 def test_a_bad_setting_stops_start_up_and_names_itself(name: str, value: str, message: str) -> None:
     result = manage("check", env={**PRODUCTION, name: value})
     assert result.returncode != 0

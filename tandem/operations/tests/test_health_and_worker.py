@@ -55,7 +55,11 @@ def test_sweeps_run_when_due_and_not_before() -> None:
 @pytest.mark.django_db
 def test_a_locked_key_survives_the_sweep() -> None:
     now = timezone.now()
-    SignInThrottle.objects.create(key="email:x@example.com", failures=0, last_failure_at=now - datetime.timedelta(days=2),
-                                  locked_until=now + datetime.timedelta(minutes=10))
+    SignInThrottle.objects.create(
+        key="email:x@example.com",
+        failures=0,
+        last_failure_at=now - datetime.timedelta(days=2),
+        locked_until=now + datetime.timedelta(minutes=10),
+    )
     run_due_sweeps()
     assert SignInThrottle.objects.filter(key="email:x@example.com").exists()

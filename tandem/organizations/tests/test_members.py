@@ -19,9 +19,15 @@ def admin(cast: Cast) -> Client:
 
 @pytest.mark.django_db(transaction=True)
 def test_inviting_a_member_queues_an_email_the_worker_sends(cast: Cast, admin: Client) -> None:
-    response = admin.post(reverse("organizations:member_invite", args=[cast.riverbend.public_id]), {
-        "full_name": "Imani Fairbanks", "email": "Imani@Riverbend.test", "credentials": "LMFT", "role": "therapist",
-    })
+    response = admin.post(
+        reverse("organizations:member_invite", args=[cast.riverbend.public_id]),
+        {
+            "full_name": "Imani Fairbanks",
+            "email": "Imani@Riverbend.test",
+            "credentials": "LMFT",
+            "role": "therapist",
+        },
+    )
     assert response.status_code == 302
     user = User.objects.get(email="imani@riverbend.test")
     assert not user.has_usable_password()
@@ -35,9 +41,14 @@ def test_inviting_a_member_queues_an_email_the_worker_sends(cast: Cast, admin: C
 
 @pytest.mark.django_db
 def test_an_invite_with_a_role_of_another_kind_is_refused(cast: Cast, admin: Client) -> None:
-    response = admin.post(reverse("organizations:member_invite", args=[cast.riverbend.public_id]), {
-        "full_name": "Imani Fairbanks", "email": "imani@riverbend.test", "role": "prescriber",
-    })
+    response = admin.post(
+        reverse("organizations:member_invite", args=[cast.riverbend.public_id]),
+        {
+            "full_name": "Imani Fairbanks",
+            "email": "imani@riverbend.test",
+            "role": "prescriber",
+        },
+    )
     assert response.status_code == 400
     assert not User.objects.filter(email="imani@riverbend.test").exists()
 

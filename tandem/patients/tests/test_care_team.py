@@ -17,9 +17,15 @@ def test_adding_the_unrelated_prescriber_opens_the_chart_to_them(cast: Cast) -> 
     chart = reverse("patients:chart", args=[cast.patient.public_id])
     assert unrelated.get(chart).status_code == 404
     membership = Membership.objects.get(user=cast.unrelated)
-    response = therapist.post(reverse("patients:care_team_add", args=[cast.patient.public_id]), {
-        "membership": str(membership.public_id), "role": "prescriber", "starts_on": "2024-01-01", "ends_on": "",
-    })
+    response = therapist.post(
+        reverse("patients:care_team_add", args=[cast.patient.public_id]),
+        {
+            "membership": str(membership.public_id),
+            "role": "prescriber",
+            "starts_on": "2024-01-01",
+            "ends_on": "",
+        },
+    )
     assert response.status_code == 302
     assert unrelated.get(chart).status_code == 200
     assert AuditEvent.objects.filter(target_type="care_team_member").count() == 1
@@ -30,9 +36,14 @@ def test_a_foreign_membership_id_is_refused(cast: Cast) -> None:
     therapist = sign_in(Client(), cast.therapist)
     outsider_membership = Membership.objects.get(user=cast.outsider)
     before = CareTeamMember.objects.count()
-    response = therapist.post(reverse("patients:care_team_add", args=[cast.patient.public_id]), {
-        "membership": str(outsider_membership.public_id), "role": "therapist", "starts_on": "2024-01-01",
-    })
+    response = therapist.post(
+        reverse("patients:care_team_add", args=[cast.patient.public_id]),
+        {
+            "membership": str(outsider_membership.public_id),
+            "role": "therapist",
+            "starts_on": "2024-01-01",
+        },
+    )
     assert response.status_code == 400
     assert "Select a valid choice" in response.content.decode()
     assert CareTeamMember.objects.count() == before
@@ -42,9 +53,14 @@ def test_a_foreign_membership_id_is_refused(cast: Cast) -> None:
 def test_the_role_must_fit_the_membership(cast: Cast) -> None:
     therapist = sign_in(Client(), cast.therapist)
     membership = Membership.objects.get(user=cast.unrelated)
-    response = therapist.post(reverse("patients:care_team_add", args=[cast.patient.public_id]), {
-        "membership": str(membership.public_id), "role": "primary_therapist", "starts_on": "2024-01-01",
-    })
+    response = therapist.post(
+        reverse("patients:care_team_add", args=[cast.patient.public_id]),
+        {
+            "membership": str(membership.public_id),
+            "role": "primary_therapist",
+            "starts_on": "2024-01-01",
+        },
+    )
     assert response.status_code == 400
     assert "cannot join as primary therapist" in response.content.decode()
 
@@ -53,9 +69,14 @@ def test_the_role_must_fit_the_membership(cast: Cast) -> None:
 def test_someone_already_on_the_team_is_not_added_twice(cast: Cast) -> None:
     therapist = sign_in(Client(), cast.therapist)
     membership = Membership.objects.get(user=cast.prescriber)
-    response = therapist.post(reverse("patients:care_team_add", args=[cast.patient.public_id]), {
-        "membership": str(membership.public_id), "role": "prescriber", "starts_on": "2024-01-01",
-    })
+    response = therapist.post(
+        reverse("patients:care_team_add", args=[cast.patient.public_id]),
+        {
+            "membership": str(membership.public_id),
+            "role": "prescriber",
+            "starts_on": "2024-01-01",
+        },
+    )
     assert response.status_code == 400
     assert "already on this care team" in response.content.decode()
 
@@ -78,7 +99,8 @@ def test_a_care_team_row_of_another_patient_is_not_found(cast: Cast) -> None:
     foreign_member = CareTeamMember.objects.get(patient=cast.foreign_patient)
     own = sign_in(Client(), cast.therapist)
     response = own.post(
-        reverse("patients:care_team_end", args=[cast.patient.public_id, foreign_member.public_id]), {"ends_on": "2030-01-01"}
+        reverse("patients:care_team_end", args=[cast.patient.public_id, foreign_member.public_id]),
+        {"ends_on": "2030-01-01"},
     )
     assert response.status_code == 404
     foreign_member.refresh_from_db()

@@ -16,18 +16,36 @@ from tandem.test import Cast, sign_in
 
 def add_patients(cast: Cast, count: int) -> None:
     patients = Patient.objects.bulk_create(
-        Patient(practice=cast.riverbend, first_name=f"Pat{i}", last_name=f"Sample{i:04d}", mrn=f"BULK-{i:05d}",
-                date_of_birth=datetime.date(1980, 1, 1), timezone="America/Los_Angeles", state="OR", payer=cast.payer)
+        Patient(
+            practice=cast.riverbend,
+            first_name=f"Pat{i}",
+            last_name=f"Sample{i:04d}",
+            mrn=f"BULK-{i:05d}",
+            date_of_birth=datetime.date(1980, 1, 1),
+            timezone="America/Los_Angeles",
+            state="OR",
+            payer=cast.payer,
+        )
         for i in range(count)
     )
     CareTeamMember.objects.bulk_create(
         member
         for p in patients
         for member in (
-            CareTeamMember(patient=p, user=cast.therapist, organization=cast.riverbend,
-                           role=CareTeamRole.PRIMARY_THERAPIST, starts_on=datetime.date(2024, 1, 1)),
-            CareTeamMember(patient=p, user=cast.prescriber, organization=cast.northstar,
-                           role=CareTeamRole.PRESCRIBER, starts_on=datetime.date(2024, 1, 1)),
+            CareTeamMember(
+                patient=p,
+                user=cast.therapist,
+                organization=cast.riverbend,
+                role=CareTeamRole.PRIMARY_THERAPIST,
+                starts_on=datetime.date(2024, 1, 1),
+            ),
+            CareTeamMember(
+                patient=p,
+                user=cast.prescriber,
+                organization=cast.northstar,
+                role=CareTeamRole.PRESCRIBER,
+                starts_on=datetime.date(2024, 1, 1),
+            ),
         )
     )
 
@@ -60,13 +78,25 @@ def test_patient_list_query_count_does_not_grow_with_patients(who: str, cast: Ca
 
 def _more(cast: Cast, count: int) -> None:
     patients = Patient.objects.bulk_create(
-        Patient(practice=cast.riverbend, first_name=f"More{i}", last_name=f"Extra{i:04d}", mrn=f"MORE-{i:05d}",
-                date_of_birth=datetime.date(1975, 5, 5), timezone="America/Los_Angeles", state="WA")
+        Patient(
+            practice=cast.riverbend,
+            first_name=f"More{i}",
+            last_name=f"Extra{i:04d}",
+            mrn=f"MORE-{i:05d}",
+            date_of_birth=datetime.date(1975, 5, 5),
+            timezone="America/Los_Angeles",
+            state="WA",
+        )
         for i in range(count)
     )
     CareTeamMember.objects.bulk_create(
-        CareTeamMember(patient=p, user=cast.prescriber, organization=cast.northstar, role=CareTeamRole.PRESCRIBER,
-                       starts_on=datetime.date(2024, 1, 1))
+        CareTeamMember(
+            patient=p,
+            user=cast.prescriber,
+            organization=cast.northstar,
+            role=CareTeamRole.PRESCRIBER,
+            starts_on=datetime.date(2024, 1, 1),
+        )
         for p in patients
     )
 
@@ -83,9 +113,14 @@ def test_searching_and_filtering_keep_the_budget(cast: Cast) -> None:
 def test_chart_today_and_admin_pages_have_budgets(cast: Cast) -> None:
     add_patients(cast, 50)
     for _ in range(6):
-        CareTeamMember.objects.create(patient=cast.patient, user=cast.colleague, organization=cast.riverbend,
-                                      role=CareTeamRole.THERAPIST, starts_on=datetime.date(2021, 1, 1),
-                                      ends_on=datetime.date(2021, 6, 1))
+        CareTeamMember.objects.create(
+            patient=cast.patient,
+            user=cast.colleague,
+            organization=cast.riverbend,
+            role=CareTeamRole.THERAPIST,
+            starts_on=datetime.date(2021, 1, 1),
+            ends_on=datetime.date(2021, 6, 1),
+        )
     therapist = sign_in(Client(), cast.therapist)
     admin = sign_in(Client(), cast.admin)
     budgets = {

@@ -21,5 +21,7 @@ class Command(BaseCommand):
             self.stdout.write("The demo is already in place; nothing changed.")
         else:
             seed.seed()
-            self.stdout.write("Seeded the demo: Riverbend Counseling, Lakeside Therapy, Northstar Psychiatry, 50 patients.")
+            self.stdout.write(
+                "Seeded the demo: Riverbend Counseling, Lakeside Therapy, Northstar Psychiatry, 50 patients."
+            )
         self.stdout.write("\nDemo sign-ins:\n" + seed.sign_in_table())

@@ -29,11 +29,16 @@ class Command(BaseCommand):
     def handle(self, *args: Any, host: str, port: int, workers: int, with_worker: bool, **options: Any) -> None:
         worker = None
         if with_worker:
-            worker = subprocess.Popen([sys.executable, "-m", "tandem.cli", "worker"])  # noqa: S603
+            worker = subprocess.Popen([sys.executable, "-m", "tandem.cli", "worker"])
         try:
             uvicorn.run(
-                "tandem.asgi:application", host=host, port=port, workers=workers,
-                log_level="debug" if settings.DEBUG else "info", access_log=False, lifespan="off",
+                "tandem.asgi:application",
+                host=host,
+                port=port,
+                workers=workers,
+                log_level="debug" if settings.DEBUG else "info",
+                access_log=False,
+                lifespan="off",
             )
         finally:
             if worker is not None:

@@ -34,15 +34,26 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, self._stop)
         self.stdout.write(f"Tandem worker {worker_id} started")
         tasks = Worker(
-            queue_names=["*"], interval=0, batch=True, backend_name="default", startup_delay=False,
-            max_tasks=None, worker_id=worker_id, excluded_queue_names=[],
+            queue_names=["*"],
+            interval=0,
+            batch=True,
+            backend_name="default",
+            startup_delay=False,
+            max_tasks=None,
+            worker_id=worker_id,
+            excluded_queue_names=[],
         )
         try:
             while self.running:
                 close_old_connections()
                 WorkerHeartbeat.objects.update_or_create(
                     worker_id=worker_id,
-                    defaults={"hostname": socket.gethostname(), "pid": os.getpid(), "started_at": started, "beat_at": timezone.now()},
+                    defaults={
+                        "hostname": socket.gethostname(),
+                        "pid": os.getpid(),
+                        "started_at": started,
+                        "beat_at": timezone.now(),
+                    },
                 )
                 run_due_sweeps()
                 tasks.run()
