@@ -201,6 +201,7 @@ USE_TZ = True
 
 # --- Static files ---------------------------------------------------------------------------
 STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "tandem" / "static"]
 # Hashed, compressed file names need ``collectstatic`` first: on in production,
 # off for the demo and tests, which serve straight from the source tree.
 STATIC_MANIFEST = env_bool("TANDEM_STATIC_MANIFEST", not DEBUG)
@@ -229,5 +230,7 @@ LOGGING = {
         # strings (search terms are health information), so ours replaces it.
         "django.request": {"handlers": ["stderr"], "level": "ERROR", "propagate": False},
         "django.server": {"handlers": [], "level": "ERROR", "propagate": False},
+        # The task worker logs every idle poll at INFO.
+        "django_tasks_db": {"handlers": ["stderr"], "level": "WARNING", "propagate": False},
     },
 }

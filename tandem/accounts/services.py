@@ -115,12 +115,24 @@ def check_password_step(request: HttpRequest, email: str, password: str) -> User
 # --- TOTP ----------------------------------------------------------------------------------
 
 
+class _Totp(pyotp.TOTP):
+    # New enrollments get 160-bit secrets (pyotp.random_base32). Secrets of
+    # 80 bits, the size many authenticator guides still show, are accepted so
+    # that such keys keep working; pyotp refuses them by default.
+    min_secret_length_bits = 80
+
+
+def totp(secret: str) -> pyotp.TOTP:
+    """The authenticator code generator for a stored secret."""
+    return _Totp(secret, interval=TOTP_INTERVAL)
+
+
 def new_totp_secret() -> str:
     return pyotp.random_base32()
 
 
 def provisioning_uri(user: User, secret: str) -> str:
-    return pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=settings.MFA_ISSUER)
+    return totp(secret).provisioning_uri(name=user.email, issuer_name=settings.MFA_ISSUER)
 
 
 def qr_svg(uri: str) -> str:
@@ -132,11 +144,11 @@ def _matching_step(secret: str, code: str, at: float | None = None) -> int | Non
     code = code.strip().replace(" ", "")
     if not (code.isdigit() and len(code) == 6):
         return None
-    totp = pyotp.TOTP(secret, interval=TOTP_INTERVAL)
+    generator = totp(secret)
     now = timezone.now().timestamp() if at is None else at
     current = int(now // TOTP_INTERVAL)
     for step in range(current - TOTP_WINDOW, current + TOTP_WINDOW + 1):
-        if secrets.compare_digest(totp.generate_otp(step), code):
+        if secrets.compare_digest(generator.generate_otp(step), code):
             return step
     return None
 

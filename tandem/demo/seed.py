@@ -11,6 +11,7 @@ import random
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.utils import timezone
 
 from tandem.accounts.models import MfaDevice, User
 from tandem.audit import services as audit
@@ -373,6 +374,13 @@ def seed() -> dict[str, User]:
                 )
             )
 
+        # Registered a few days before their first session, not on the day the demo was built.
+        first_evening = timezone.make_aware(datetime.datetime.combine(start, datetime.time(17)))
+        for step, group in ((5, riverbend), (9, lakeside)):
+            for i, patient in enumerate(group):
+                patient.created_at = first_evening + datetime.timedelta(days=i * step - 3)
+        Patient.objects.bulk_update(riverbend + lakeside, ["created_at"])
+
         for i, patient in enumerate(riverbend):
             therapist = "therapist@riverbend.demo" if i < 20 else "therapist2@riverbend.demo"
             add(patient, therapist, CareTeamRole.PRIMARY_THERAPIST, "riverbend", i * 5)
@@ -402,5 +410,6 @@ def sign_in_table() -> str:
     lines = [f"  {'Sign-in'.ljust(width)}  Who", f"  {'-' * width}  ---"]
     lines += [f"  {u.email.ljust(width)}  {u.who}" for u in USERS]
     lines.append(f"\n  Password for all: {PASSWORD}")
-    lines.append(f"  TOTP secret for all: {TOTP_SECRET}  (add it to any authenticator app)")
+    lines.append(f"  TOTP secret for all: {TOTP_SECRET}  (add it to an authenticator app,")
+    lines.append("  or print the current code with: .venv/bin/tandem demo --code)")
     return "\n".join(lines)

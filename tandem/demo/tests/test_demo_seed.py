@@ -71,3 +71,11 @@ def test_reset_rebuilds_it_from_scratch() -> None:
     assert snapshot() == before
     assert not ids & set(Patient.objects.values_list("public_id", flat=True))
     assert verify_chain().ok
+
+
+def test_code_prints_the_current_demo_code() -> None:
+    from tandem.accounts.services import totp
+
+    output = run("--code").strip()
+    assert output == totp(seed.TOTP_SECRET).now()
+    assert len(output) == 6 and output.isdigit()

@@ -88,3 +88,19 @@ def test_pages_carry_a_strict_content_security_policy(cast: Cast) -> None:
     assert "frame-ancestors 'none'" in policy
     assert response["Cache-Control"] == "no-store"
     assert b"<script>" not in response.content
+
+
+def test_templates_hold_no_inline_script_or_style() -> None:
+    """The CSP forbids them; one would break silently in the browser."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    offenders = []
+    for template in root.rglob("templates/**/*.html"):
+        text = template.read_text()
+        if re.search(r"<script(?![^>]*\bsrc=)[^>]*>", text) or re.search(r"\sstyle=\"", text) or "<style" in text:
+            offenders.append(str(template.relative_to(root)))
+        if re.search(r"\son[a-z]+=\"", text):
+            offenders.append(str(template.relative_to(root)) + " (inline event handler)")
+    assert not offenders

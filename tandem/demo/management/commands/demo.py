@@ -4,6 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
+from tandem.accounts.services import totp
 from tandem.demo import seed
 
 
@@ -12,8 +13,14 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--reset", action="store_true", help="Remove the demo world and build it again.")
+        parser.add_argument(
+            "--code", action="store_true", help="Print the current sign-in code of the demo accounts, and exit."
+        )
 
-    def handle(self, *args: Any, reset: bool, **options: Any) -> None:
+    def handle(self, *args: Any, reset: bool, code: bool, **options: Any) -> None:
+        if code:
+            self.stdout.write(totp(seed.TOTP_SECRET).now())
+            return
         if reset:
             seed.reset()
             self.stdout.write("Removed the demo world.")

@@ -56,4 +56,27 @@
     if (idleFor >= idleSeconds - 65) { check(); }
   }, tick * 1000);
   window.addEventListener("focus", check);
+
+  // The live socket: the server closes it when the session ends anywhere
+  // (sign-out in another tab, a limit reached), and this page follows at once.
+  var liveUrl = body.dataset.liveSocket;
+  var retry = 1000;
+  function connect() {
+    if (!liveUrl || !window.WebSocket) { return; }
+    var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
+    var socket = new WebSocket(scheme + window.location.host + liveUrl);
+    socket.addEventListener("open", function () { retry = 1000; });
+    socket.addEventListener("message", function (event) {
+      var data = {};
+      try { data = JSON.parse(event.data); } catch (e) { return; }
+      if (data.type === "signed_out") { leave(signedOutUrl + "?reason=" + (data.reason === "user" ? "user" : "idle")); }
+      else if (data.type === "event") { document.dispatchEvent(new CustomEvent("tandem:live", { detail: data.event })); }
+    });
+    socket.addEventListener("close", function (event) {
+      if (event.code === 4401) { check(); return; }
+      window.setTimeout(connect, retry);
+      retry = Math.min(retry * 2, 30000);
+    });
+  }
+  connect();
 })();
