@@ -24,7 +24,9 @@ def test_healthz_reports_each_part() -> None:
     assert body["checks"]["worker"]["ok"] is False
 
 
-@pytest.mark.django_db
+# The worker closes and reopens database connections between rounds, as a
+# long-running process must, so it runs against committed data here.
+@pytest.mark.django_db(transaction=True)
 def test_a_worker_run_makes_healthz_ok_until_it_goes_quiet() -> None:
     call_command("worker", "--once")
     # --once removes its heartbeat on exit, like a clean stop; put one back as a running worker would.
