@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -48,3 +49,24 @@ class SessionLimitsMiddleware:
         ):
             return JsonResponse({"signed_in": False, "reason": reason, "redirect": target}, status=401)
         return redirect(target)
+
+
+class UserTimezoneMiddleware:
+    """Show times in the signed-in person's own time zone; store them in UTC."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = request.user
+        if user.is_authenticated and getattr(user, "timezone", ""):
+            try:
+                timezone.activate(zoneinfo.ZoneInfo(user.timezone))
+            except zoneinfo.ZoneInfoNotFoundError:
+                timezone.deactivate()
+        else:
+            timezone.deactivate()
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()

@@ -45,3 +45,13 @@ def test_a_refused_view_records_nothing(cast: Cast) -> None:
     before = AuditEvent.objects.count()
     assert client.get(reverse("patients:chart", args=[cast.patient.public_id])).status_code == 404
     assert AuditEvent.objects.count() == before
+
+
+@pytest.mark.django_db
+def test_the_report_shows_times_in_the_viewers_zone(cast: Cast) -> None:
+    cast.admin.timezone = "America/New_York"
+    cast.admin.save()
+    client = sign_in(Client(), cast.admin)
+    client.get(reverse("patients:chart", args=[cast.patient.public_id]))
+    html = client.get(reverse("audit:report")).content.decode()
+    assert " EST</time>" in html or " EDT</time>" in html
