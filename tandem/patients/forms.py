@@ -111,9 +111,7 @@ class MembershipChoiceField(forms.ModelChoiceField[Membership]):
 
 
 class CareTeamAddForm(forms.Form):
-    membership = MembershipChoiceField(
-        queryset=Membership.objects.none(), to_field_name="public_id", label="Clinician"
-    )
+    membership = MembershipChoiceField(queryset=Membership.objects.none(), to_field_name="public_id", label="Clinician")
     role = forms.ChoiceField(choices=CareTeamRole.choices)
     starts_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), label="From")
     ends_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), label="Until (optional)", required=False)

@@ -20,6 +20,27 @@ from tandem.patients.models import CareTeamMember, CareTeamRole, Patient
 TREATMENT = "treatment"
 
 
+def _audit(
+    actor: User,
+    action: Action,
+    patient_id: uuid.UUID,
+    target_type: str,
+    target_id: uuid.UUID,
+    meta: audit.RequestMeta,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    audit.record(
+        actor=actor,
+        action=action,
+        purpose=TREATMENT,
+        meta=meta,
+        patient_id=patient_id,
+        target_type=target_type,
+        target_id=target_id,
+        detail=detail,
+    )
+
+
 def _next_mrn(practice: Organization) -> str:
     prefix = "".join(word[0] for word in practice.slug.split("-")[:2]).upper() or "PT"
     # Lock the practice row so two intakes at once cannot draw the same number.
@@ -50,15 +71,7 @@ def patient_create(
             patient = Patient(practice=practice, intake_token=intake_token, mrn=_next_mrn(practice), **data)
             patient.full_clean()
             patient.save()
-            audit.record(
-                actor=actor,
-                action=Action.CREATE,
-                purpose=TREATMENT,
-                meta=meta,
-                patient_id=patient.public_id,
-                target_type="patient",
-                target_id=patient.public_id,
-            )
+            _audit(actor, Action.CREATE, patient.public_id, "patient", patient.public_id, meta)
     except IntegrityError:
         if intake_token is not None:
             existing = Patient.objects.filter(intake_token=intake_token, practice=practice).first()
@@ -79,14 +92,13 @@ def patient_update(*, actor: User, patient: Patient, data: dict[str, Any], meta:
         patient.full_clean()
         patient.save()
         # Field names only: the values are health information and stay out of the trail.
-        audit.record(
-            actor=actor,
-            action=Action.UPDATE,
-            purpose=TREATMENT,
-            meta=meta,
-            patient_id=patient.public_id,
-            target_type="patient",
-            target_id=patient.public_id,
+        _audit(
+            actor,
+            Action.UPDATE,
+            patient.public_id,
+            "patient",
+            patient.public_id,
+            meta,
             detail={"fields": sorted(changed)},
         )
     return changed
@@ -129,15 +141,8 @@ def care_team_add(
             starts_on=starts_on,
             ends_on=ends_on,
         )
-        audit.record(
-            actor=actor,
-            action=Action.CREATE,
-            purpose=TREATMENT,
-            meta=meta,
-            patient_id=patient.public_id,
-            target_type="care_team_member",
-            target_id=member.public_id,
-            detail={"role": role},
+        _audit(
+            actor, Action.CREATE, patient.public_id, "care_team_member", member.public_id, meta, detail={"role": role}
         )
     return member
 
@@ -148,13 +153,12 @@ def care_team_end(*, actor: User, member: CareTeamMember, ends_on: datetime.date
     with transaction.atomic():
         member.ends_on = ends_on
         member.save(update_fields=["ends_on"])
-        audit.record(
-            actor=actor,
-            action=Action.UPDATE,
-            purpose=TREATMENT,
-            meta=meta,
-            patient_id=member.patient.public_id,
-            target_type="care_team_member",
-            target_id=member.public_id,
+        _audit(
+            actor,
+            Action.UPDATE,
+            member.patient.public_id,
+            "care_team_member",
+            member.public_id,
+            meta,
             detail={"fields": ["ends_on"]},
         )

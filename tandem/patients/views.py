@@ -17,6 +17,7 @@ from tandem.audit import services as audit
 from tandem.audit.models import Action
 from tandem.patients import selectors, services
 from tandem.patients.forms import CareTeamAddForm, CareTeamEndForm, PatientForm
+from tandem.patients.models import Patient
 
 PAGE_SIZE = 50
 
@@ -24,6 +25,18 @@ PAGE_SIZE = 50
 def _actor(request: HttpRequest) -> User:
     assert isinstance(request.user, User)
     return request.user
+
+
+def _record_view(request: HttpRequest, patient: Patient, target_type: str) -> None:
+    audit.record(
+        actor=_actor(request),
+        action=Action.VIEW,
+        purpose=services.TREATMENT,
+        meta=audit.RequestMeta.from_request(request),
+        patient_id=patient.public_id,
+        target_type=target_type,
+        target_id=patient.public_id,
+    )
 
 
 @require_GET
@@ -82,15 +95,7 @@ def patient_create(request: HttpRequest) -> HttpResponse:
 def patient_chart(request: HttpRequest, public_id: str) -> HttpResponse:
     with transaction.atomic():
         patient = policy.get_patient_for(request.user, public_id)
-        audit.record(
-            actor=_actor(request),
-            action=Action.VIEW,
-            purpose=services.TREATMENT,
-            meta=audit.RequestMeta.from_request(request),
-            patient_id=patient.public_id,
-            target_type="patient_chart",
-            target_id=patient.public_id,
-        )
+        _record_view(request, patient, "patient_chart")
     team = selectors.care_team(patient)
     today = patient.practice.local_date()
     context = {
@@ -129,15 +134,7 @@ def patient_edit(request: HttpRequest, public_id: str) -> HttpResponse:
             return redirect("patients:chart", patient.public_id)
         patient.refresh_from_db()
     else:
-        audit.record(
-            actor=_actor(request),
-            action=Action.VIEW,
-            purpose=services.TREATMENT,
-            meta=audit.RequestMeta.from_request(request),
-            patient_id=patient.public_id,
-            target_type="patient_demographics",
-            target_id=patient.public_id,
-        )
+        _record_view(request, patient, "patient_demographics")
     status = 400 if form.errors else 200
     return render(request, "patients/form.html", {"nav": "patients", "form": form, "patient": patient}, status=status)
 
@@ -169,15 +166,7 @@ def care_team_add(request: HttpRequest, public_id: str) -> HttpResponse:
             messages.success(request, f"{member.user.display_name} joined the care team.")
             return redirect("patients:chart", patient.public_id)
     elif request.method == "GET":
-        audit.record(
-            actor=_actor(request),
-            action=Action.VIEW,
-            purpose=services.TREATMENT,
-            meta=audit.RequestMeta.from_request(request),
-            patient_id=patient.public_id,
-            target_type="care_team",
-            target_id=patient.public_id,
-        )
+        _record_view(request, patient, "care_team")
     status = 400 if form.errors else 200
     return render(
         request, "patients/care_team_add.html", {"nav": "patients", "form": form, "patient": patient}, status=status
