@@ -63,7 +63,7 @@ def members(request: HttpRequest, org_id: str) -> HttpResponse:
 @login_required
 def member_invite(request: HttpRequest, org_id: str) -> HttpResponse:
     organization = policy.get_administered_organization(request.user, org_id)
-    form = InviteForm(request.POST or None, organization=organization)
+    form = InviteForm(request.POST if request.method == "POST" else None, organization=organization)
     if request.method == "POST" and form.is_valid():
         try:
             membership = services.member_invite(
@@ -93,7 +93,9 @@ def member_invite(request: HttpRequest, org_id: str) -> HttpResponse:
 def member_role(request: HttpRequest, org_id: str, member_id: str) -> HttpResponse:
     organization = policy.get_administered_organization(request.user, org_id)
     membership = policy.get_membership_for_admin(request.user, organization, member_id)
-    form = RoleForm(request.POST or None, organization=organization, initial={"role": membership.role})
+    form = RoleForm(
+        request.POST if request.method == "POST" else None, organization=organization, initial={"role": membership.role}
+    )
     if request.method == "POST" and form.is_valid():
         try:
             services.membership_change_role(

@@ -73,7 +73,7 @@ def patient_create(request: HttpRequest) -> HttpResponse:
     practices = policy.practices_for_new_patients(request.user)
     if not practices:
         raise Http404("Not found")
-    form = PatientForm(request.POST or None, practices=practices)
+    form = PatientForm(request.POST if request.method == "POST" else None, practices=practices)
     if request.method == "POST" and form.is_valid():
         data = {k: v for k, v in form.cleaned_data.items() if k not in {"practice", "intake_token"}}
         patient, created = services.patient_create(
@@ -119,7 +119,9 @@ def patient_edit(request: HttpRequest, public_id: str) -> HttpResponse:
     patient = policy.get_patient_for(request.user, public_id)
     if not policy.can_edit_patient(request.user, patient):
         raise Http404("Not found")
-    form = PatientForm(request.POST or None, instance=patient, practices=[patient.practice])
+    form = PatientForm(
+        request.POST if request.method == "POST" else None, instance=patient, practices=[patient.practice]
+    )
     if request.method == "POST":
         if form.is_valid():
             # The form has already copied values onto the instance: compare against the stored row.
@@ -147,7 +149,9 @@ def care_team_add(request: HttpRequest, public_id: str) -> HttpResponse:
         raise Http404("Not found")
     eligible = policy.eligible_care_team_members(patient)
     form = CareTeamAddForm(
-        request.POST or None, eligible=eligible, initial={"starts_on": patient.practice.local_date()}
+        request.POST if request.method == "POST" else None,
+        eligible=eligible,
+        initial={"starts_on": patient.practice.local_date()},
     )
     if request.method == "POST" and form.is_valid():
         try:

@@ -150,3 +150,11 @@ def test_a_prescriber_cannot_edit_demographics(cast: Cast) -> None:
     assert response.status_code == 404
     cast.patient.refresh_from_db()
     assert cast.patient.first_name == "Avery"
+
+
+@pytest.mark.django_db
+def test_an_empty_submit_is_an_error_not_a_blank_form(cast: Cast, therapist: Client) -> None:
+    response = therapist.post(reverse("patients:create"), {})
+    assert response.status_code == 400
+    assert "This field is required." in response.content.decode()
+    assert Patient.objects.count() == 3
