@@ -94,11 +94,19 @@ def check_password_step(request: HttpRequest, email: str, password: str) -> User
     meta = audit.RequestMeta.from_request(request)
     if is_locked(email, meta.ip_address):
         _spend_equal_time(password)
+        # Attempts during a lockout are recorded too: they are what a reviewer looks for.
+        audit.record(
+            actor=None,
+            action=Action.SIGN_IN_FAILED,
+            purpose="security",
+            meta=meta,
+            detail={"step": "password", "locked": True},
+        )
         return None
+    # For an unknown email Django's ModelBackend already hashes the password
+    # once, as long as checking a real one takes: no extra hashing here.
     user = authenticate(request, username=email.strip().lower(), password=password)
     if user is None:
-        if not User.objects.filter(email=email.strip().lower()).exists():
-            _spend_equal_time(password)
         register_failure(email, meta.ip_address)
         audit.record(
             actor=None,

@@ -28,6 +28,18 @@ def close_session_sockets(session_key: str | None, reason: str) -> None:
     async_to_sync(layer.group_send)(session_group(session_key), {"type": "session.ended", "reason": reason})
 
 
+def close_user_sockets(user_id: int, reason: str) -> None:
+    """Close every open socket of every session of one user, for when all of
+    their sessions end at once (a password reset)."""
+    # Imported here: the consumers module imports this one.
+    from tandem.home.consumers import user_group
+
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    async_to_sync(layer.group_send)(user_group(user_id), {"type": "session.ended", "reason": reason})
+
+
 def end_session(request: HttpRequest, *, reason: str) -> None:
     """Sign out, record why, and close the session's sockets."""
     user = request.user if request.user.is_authenticated else None

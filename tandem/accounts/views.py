@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from tandem.accounts import services
 from tandem.accounts.forms import CodeForm, EnrollForm, SignInForm, SudoForm
 from tandem.accounts.models import User
-from tandem.accounts.sessions import end_session
+from tandem.accounts.sessions import close_user_sockets, end_session
 from tandem.audit import services as audit
 from tandem.audit.models import Action
 
@@ -53,7 +53,7 @@ def _pending_user(request: HttpRequest) -> User | None:
 def sign_in(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("home:today")
-    form = SignInForm(request.POST or None)
+    form = SignInForm(request.POST if request.method == "POST" else None)
     error = ""
     if request.method == "POST" and form.is_valid():
         user = services.check_password_step(request, form.cleaned_data["email"], form.cleaned_data["password"])
@@ -89,11 +89,18 @@ def mfa_verify(request: HttpRequest) -> HttpResponse:
         return redirect("accounts:sign_in")
     if not services.has_mfa(user):
         return redirect("accounts:mfa_enroll")
-    form = CodeForm(request.POST or None)
+    form = CodeForm(request.POST if request.method == "POST" else None)
     error = ""
     if request.method == "POST":
         meta = audit.RequestMeta.from_request(request)
         if services.is_locked(user.email, meta.ip_address):
+            audit.record(
+                actor=user,
+                action=Action.SIGN_IN_FAILED,
+                purpose="security",
+                meta=meta,
+                detail={"step": "second_factor", "locked": True},
+            )
             error = services.GENERIC_SIGN_IN_ERROR
         elif form.is_valid():
             code = form.cleaned_data["code"]
@@ -113,7 +120,7 @@ def mfa_verify(request: HttpRequest) -> HttpResponse:
         request,
         "accounts/mfa_verify.html",
         {"form": form, "error": error, "next": _safe_next(request)},
-        status=400 if error else 200,
+        status=400 if (error or form.errors) else 200,
     )
 
 
@@ -128,7 +135,7 @@ def mfa_enroll(request: HttpRequest) -> HttpResponse:
     if not isinstance(secret, str):
         secret = services.new_totp_secret()
         request.session[services.SESSION_ENROLL_SECRET] = secret
-    form = EnrollForm(request.POST or None)
+    form = EnrollForm(request.POST if request.method == "POST" else None)
     error = ""
     if request.method == "POST" and form.is_valid():
         codes = services.mfa_enroll(
@@ -208,7 +215,7 @@ def sudo_required(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpRe
 def sudo(request: HttpRequest) -> HttpResponse:
     user = request.user
     assert isinstance(user, User)
-    form = SudoForm(request.POST or None)
+    form = SudoForm(request.POST if request.method == "POST" else None)
     error = ""
     if request.method == "POST" and form.is_valid():
         meta = audit.RequestMeta.from_request(request)
@@ -281,4 +288,6 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
             purpose="security",
             meta=audit.RequestMeta.from_request(self.request),
         )
+        # Those sessions' open sockets are told to close as well.
+        close_user_sockets(user.pk, "password_reset")
         return response
