@@ -10,6 +10,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 
+from tandem.accounts.models import User
 from tandem.accounts.services import SESSION_LAST_SEEN, session_state
 from tandem.accounts.sessions import end_session
 
@@ -59,7 +60,7 @@ class UserTimezoneMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = request.user
-        if user.is_authenticated and getattr(user, "timezone", ""):
+        if isinstance(user, User) and user.timezone:
             try:
                 timezone.activate(zoneinfo.ZoneInfo(user.timezone))
             except zoneinfo.ZoneInfoNotFoundError:

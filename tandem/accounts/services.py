@@ -109,7 +109,8 @@ def check_password_step(request: HttpRequest, email: str, password: str) -> User
     if user is None:
         register_failure(email, meta.ip_address)
         audit.record(
-            actor=None,
+            # Who was tried, when the email names someone: what a reviewer of attacks needs.
+            actor=User.objects.filter(email=email.strip().lower()).first(),
             action=Action.SIGN_IN_FAILED,
             purpose="security",
             meta=meta,

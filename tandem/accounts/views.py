@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import PasswordResetForm
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
@@ -31,6 +32,7 @@ SIGNED_OUT_REASONS = {
     "absolute": "Your session reached its time limit. Sign in again to continue.",
     "incomplete": "Please sign in again.",
     "user": "You are signed out.",
+    "password_reset": "Your password was changed, so every session was signed out. Sign in with the new password.",
 }
 
 
@@ -229,6 +231,9 @@ def sudo(request: HttpRequest) -> HttpResponse:
             return redirect(_safe_next(request))
         else:
             services.register_failure(user.email, meta.ip_address)
+            audit.record(
+                actor=user, action=Action.SIGN_IN_FAILED, purpose="security", meta=meta, detail={"step": "sudo"}
+            )
             error = "The password or code did not work."
     return render(
         request,
@@ -265,7 +270,15 @@ def regenerate_recovery_codes(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/recovery_codes.html", {"codes": codes, "next": reverse("accounts:security")})
 
 
+class ResetForm(PasswordResetForm):
+    def get_users(self, email: str) -> Iterator[Any]:
+        """Also people invited who never chose a password: Django's form skips
+        them, which would strand anyone whose invitation link expired."""
+        yield from User.objects.filter(email__iexact=email.strip(), is_active=True)
+
+
 class PasswordResetView(auth_views.PasswordResetView):
+    form_class = ResetForm
     template_name = "accounts/password_reset.html"
     email_template_name = "accounts/email/password_reset.txt"
     subject_template_name = "accounts/email/password_reset_subject.txt"

@@ -50,6 +50,8 @@ def test_a_wrong_password_is_recorded_without_the_password(cast: Cast, email: st
     assert event.action == Action.SIGN_IN_FAILED
     assert event.detail == {"step": "password"}
     assert event.ip_address == "127.0.0.1"
+    # The account that was tried is named when it exists, so attacks on it can be found.
+    assert event.actor_email == (cast.therapist.email if email == cast.therapist.email else "")
     stored = repr(list(AuditEvent.objects.values()))
     assert ATTEMPTED not in stored
     assert verify_chain().ok

@@ -69,7 +69,10 @@
     socket.addEventListener("message", function (event) {
       var data = {};
       try { data = JSON.parse(event.data); } catch (e) { return; }
-      if (data.type === "signed_out") { leave(signedOutUrl + "?reason=" + (data.reason === "user" ? "user" : "idle")); }
+      if (data.type === "signed_out") {
+        var known = ["user", "idle", "absolute", "password_reset"];
+        leave(signedOutUrl + "?reason=" + (known.indexOf(data.reason) >= 0 ? data.reason : "idle"));
+      }
       else if (data.type === "event") { document.dispatchEvent(new CustomEvent("tandem:live", { detail: data.event })); }
     });
     socket.addEventListener("close", function (event) {
