@@ -17,6 +17,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from tandem.accounts.models import MfaDevice, RecoveryCode, SignInThrottle, User
+from tandem.accounts.sessions import close_user_sockets
 from tandem.audit import services as audit
 from tandem.audit.models import Action
 
@@ -241,6 +242,9 @@ def mfa_reset(*, user: User, actor: User, meta: audit.RequestMeta) -> None:
     with transaction.atomic():
         MfaDevice.objects.filter(user=user).delete()
         RecoveryCode.objects.filter(user=user).delete()
+        # Whoever holds a session made with the old authenticator is signed out.
+        user.end_all_sessions()
+        transaction.on_commit(lambda: close_user_sockets(user.pk, "mfa_reset"))
         audit.record(
             actor=actor,
             action=Action.MFA_RESET,

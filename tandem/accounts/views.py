@@ -32,6 +32,7 @@ SIGNED_OUT_REASONS = {
     "absolute": "Your session reached its time limit. Sign in again to continue.",
     "incomplete": "Please sign in again.",
     "user": "You are signed out.",
+    "mfa_reset": "Your sign-in authenticator was reset by an administrator. Sign in again to set up a new one.",
     "password_reset": "Your password was changed, so every session was signed out. Sign in with the new password.",
 }
 

@@ -111,3 +111,19 @@ def test_an_admin_cannot_touch_another_organizations_members(cast: Cast) -> None
         assert group_admin.post(url, {"role": "coordinator"}).status_code == 404
     membership.refresh_from_db()
     assert membership.role == Role.THERAPIST
+
+
+@pytest.mark.django_db
+def test_resetting_a_members_authenticator_signs_them_out_everywhere(cast: Cast, admin: Client) -> None:
+    from tandem.accounts.models import MfaDevice
+
+    therapist = sign_in(Client(), cast.therapist)
+    assert therapist.get(reverse("home:today")).status_code == 200
+    membership = Membership.objects.get(user=cast.therapist)
+    url = reverse("organizations:member_reset_mfa", args=[cast.riverbend.public_id, membership.public_id])
+    assert admin.post(url).status_code == 302
+    assert not MfaDevice.objects.filter(user=cast.therapist).exists()
+    response = therapist.get(reverse("home:today"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("accounts:sign_in"))
+    assert admin.get(reverse("home:today")).status_code == 200

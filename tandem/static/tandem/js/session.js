@@ -70,7 +70,7 @@
       var data = {};
       try { data = JSON.parse(event.data); } catch (e) { return; }
       if (data.type === "signed_out") {
-        var known = ["user", "idle", "absolute", "password_reset"];
+        var known = ["user", "idle", "absolute", "password_reset", "mfa_reset"];
         leave(signedOutUrl + "?reason=" + (known.indexOf(data.reason) >= 0 ? data.reason : "idle"));
       }
       else if (data.type === "event") { document.dispatchEvent(new CustomEvent("tandem:live", { detail: data.event })); }
