@@ -18,9 +18,11 @@ The cast (for every access test):
 from __future__ import annotations
 
 import datetime
+import re
 from dataclasses import dataclass
 
 from django.contrib.auth.hashers import make_password
+from django.http import HttpResponse
 from django.test import Client
 from django.utils import timezone
 
@@ -189,3 +191,19 @@ def sign_in(client: Client, user: User, *, sudo: bool = False) -> Client:
 
 def now() -> datetime.datetime:
     return timezone.now()
+
+
+_VOLATILE = [
+    (re.compile(r'name="csrfmiddlewaretoken" value="[^"]*"'), 'name="csrfmiddlewaretoken" value="TOKEN"'),
+    (re.compile(r'"X-CSRFToken": "[^"]*"'), '"X-CSRFToken": "TOKEN"'),
+]
+
+
+def page_text(response: HttpResponse, *, replace: dict[str, str] | None = None) -> str:
+    """The body with per-render CSRF tokens (and any given strings) blanked out."""
+    text = response.content.decode()
+    for pattern, blank in _VOLATILE:
+        text = pattern.sub(blank, text)
+    for old, new in (replace or {}).items():
+        text = text.replace(old, new)
+    return text

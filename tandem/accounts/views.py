@@ -189,9 +189,13 @@ def session_status(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@login_required
 def session_keepalive(request: HttpRequest) -> HttpResponse:
     """The user typed or clicked: the middleware has already counted it as activity."""
+    if not request.user.is_authenticated:
+        # A JSON answer the page acts on, not a redirect it would follow blindly.
+        return JsonResponse(
+            {"signed_in": False, "redirect": reverse("accounts:signed_out") + "?reason=idle"}, status=401
+        )
     state = services.session_state(request.session)
     return JsonResponse({"signed_in": True, "seconds_left": state.seconds_left})
 

@@ -62,7 +62,12 @@ def patient_list(request: HttpRequest) -> HttpResponse:
         "mine": mine,
         "can_register": bool(policy.practices_for_new_patients(request.user)),
     }
-    partial = request.headers.get("HX-Request") == "true" and request.headers.get("HX-Boosted") != "true"
+    # A history restore wants the whole page back, not just the rows.
+    partial = (
+        request.headers.get("HX-Request") == "true"
+        and request.headers.get("HX-Boosted") != "true"
+        and request.headers.get("HX-History-Restore-Request") != "true"
+    )
     template = "patients/_rows.html" if partial else "patients/list.html"
     return render(request, template, context)
 

@@ -8,7 +8,6 @@ independent authenticator.
 from __future__ import annotations
 
 import datetime
-import re
 
 import pyotp
 from django.contrib.sessions.models import Session
@@ -73,19 +72,3 @@ def is_signed_in(client: Client) -> bool:
 
 def signed_in_session_count() -> int:
     return sum(1 for s in Session.objects.all() if "_auth_user_id" in s.get_decoded())
-
-
-_VOLATILE = [
-    (re.compile(r'name="csrfmiddlewaretoken" value="[^"]*"'), 'name="csrfmiddlewaretoken" value="TOKEN"'),
-    (re.compile(r'"X-CSRFToken": "[^"]*"'), '"X-CSRFToken": "TOKEN"'),
-]
-
-
-def page_text(response: HttpResponse, *, replace: dict[str, str] | None = None) -> str:
-    """The body with per-render CSRF tokens (and any given strings) blanked out."""
-    text = response.content.decode()
-    for pattern, blank in _VOLATILE:
-        text = pattern.sub(blank, text)
-    for old, new in (replace or {}).items():
-        text = text.replace(old, new)
-    return text

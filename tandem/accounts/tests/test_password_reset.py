@@ -13,9 +13,9 @@ from django.test import Client
 from tandem.accounts.models import User
 from tandem.audit.models import Action, AuditEvent
 from tandem.audit.services import verify_chain
-from tandem.test import PASSWORD, Cast
+from tandem.test import PASSWORD, Cast, page_text
 
-from .support import CODE, SIGN_IN, STEP, T0, TODAY, code_at, code_step, is_signed_in, page_text, password_step
+from .support import CODE, SIGN_IN, STEP, T0, TODAY, code_at, code_step, is_signed_in, password_step
 
 RESET = "/accounts/password-reset/"
 SENT = "/accounts/password-reset/sent/"

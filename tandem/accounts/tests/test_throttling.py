@@ -14,9 +14,9 @@ from django.test import Client
 
 from tandem.accounts import services
 from tandem.accounts.models import SignInThrottle
-from tandem.test import PASSWORD, Cast
+from tandem.test import PASSWORD, Cast, page_text
 
-from .support import CODE, T0, code_at, code_step, is_signed_in, page_text, password_step
+from .support import CODE, T0, code_at, code_step, is_signed_in, password_step
 
 KNOWN = "therapist@riverbend.test"
 UNKNOWN = "nobody.here@riverbend.test"

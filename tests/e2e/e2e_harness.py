@@ -1,0 +1,199 @@
+"""What the browser tests share besides fixtures: Chromium's flags, the
+problem collector, the authenticator and the sign-in steps.
+
+A plain module (not conftest.py) so that tests can import its types; pytest
+puts this directory on sys.path because tests/e2e is not a package.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyotp
+from playwright.sync_api import ConsoleMessage, Page, WebSocketRoute, expect
+
+from tandem.accounts.models import User
+from tandem.test import PASSWORD, TOTP_SECRET
+
+CHROMIUM = "/usr/bin/chromium"
+# As in /work/shared/reference/webrtc-testing.md: a fake camera and microphone
+# for the call tests to come, and no name resolves except the local ones.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    "--autoplay-policy=no-user-gesture-required",
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--disable-domain-reliability",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--disable-quic",
+    "--metrics-recording-only",
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1",
+    "--allow-loopback-in-peer-connection",
+]
+
+SIGN_IN_URL = re.compile(r"/accounts/sign-in/(\?.*)?$")
+CODE_URL = re.compile(r"/accounts/sign-in/code/(\?.*)?$")
+TODAY_URL = re.compile(r"/today/$")
+SIGNED_OUT_IDLE_URL = re.compile(r"/accounts/signed-out/\?reason=idle$")
+IDLE_MESSAGE = re.compile(r"signed out after a period of inactivity")
+
+
+def wait_for_scripts(page: Page) -> None:
+    """htmx and session.js are deferred scripts: they run just before the load
+    event, and a heading can show earlier. Until then typing in the live search
+    or moving the page's clock would go unnoticed (page.goto already waits)."""
+    page.wait_for_load_state("load")
+
+
+def minutes_from_now(minutes: float) -> datetime.datetime:
+    return datetime.datetime.now(tz=datetime.UTC) + datetime.timedelta(minutes=minutes)
+
+
+# --- What the browser complains about ----------------------------------------------------------
+
+FAILED_LOAD = re.compile(r"Failed to load resource: the server responded with a status of (\d+)")
+
+# Installed before any page script runs. Scripts injected this way are exempt
+# from the page's CSP, so this sees every violation, including those Chromium
+# reports only as an event and never on the console.
+CSP_LISTENER = """
+window.tandemCspReported = Promise.resolve();
+document.addEventListener("securitypolicyviolation", (event) => {
+  const report = {
+    directive: event.effectiveDirective,
+    blocked: event.blockedURI,
+    page: event.documentURI,
+  };
+  // A promise the test can await, to know the report has reached Python.
+  window.tandemCspReported = window.tandemCspReported.then(() => window.tandemCspViolation(report));
+});
+"""
+
+
+@dataclass
+class BrowserProblems:
+    """Console errors, uncaught exceptions and CSP violations seen during one test.
+
+    Chromium logs every 4xx/5xx response as a console error, so a test that
+    expects one (a 404 page, a refused form) declares it with ``allow_status``.
+    """
+
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    csp_violations: list[str] = field(default_factory=list)
+    _allowed: list[tuple[int, re.Pattern[str]]] = field(default_factory=list)
+
+    def allow_status(self, status: int, url: str | re.Pattern[str]) -> None:
+        """Expect ``status`` from a URL ending in ``url`` (or matching the pattern)."""
+        pattern = url if isinstance(url, re.Pattern) else re.compile(re.escape(url) + r"$")
+        self._allowed.append((status, pattern))
+
+    def on_console(self, message: ConsoleMessage) -> None:
+        if message.type != "error":
+            return
+        url = message.location.get("url", "")
+        failed = FAILED_LOAD.match(message.text)
+        if failed and any(int(failed[1]) == code and pattern.search(url) for code, pattern in self._allowed):
+            return
+        self.console_errors.append(f"{message.text} [{url}]")
+
+    def on_page_error(self, error: Exception) -> None:
+        self.page_errors.append(str(error))
+
+    def on_csp_violation(self, report: dict[str, Any]) -> None:
+        blocked = report.get("blocked") or "inline"
+        self.csp_violations.append(f"{report.get('directive')} blocked {blocked} on {report.get('page')}")
+
+    def summary(self) -> list[str]:
+        return (
+            [f"console: {e}" for e in self.console_errors]
+            + [f"uncaught: {e}" for e in self.page_errors]
+            + [f"CSP: {v}" for v in self.csp_violations]
+        )
+
+
+def stand_in_for_live_socket(ws: WebSocketRoute) -> None:
+    """pytest-django's live server speaks WSGI only and cannot answer the live
+    socket every signed-in page opens: each handshake would fail and log a
+    console error. Not connecting the route to the server keeps the socket
+    open and silent. The socket itself is tested with Channels in tandem/."""
+
+
+# --- Signing in ----------------------------------------------------------------------------------
+
+TOTP_INTERVAL = 30
+
+
+class Authenticator(pyotp.TOTP):
+    """The user's authenticator app, independent of the server's code. The
+    cast's secret is 80 bits, the size many setup guides show; pyotp refuses
+    anything under 112 bits unless told otherwise."""
+
+    min_secret_length_bits = 80
+
+
+@dataclass
+class Codes:
+    """Hands out authenticator codes the server has not accepted yet.
+
+    Each time step's code works once (replay protection). Signing the same
+    person in twice within 30 seconds therefore takes the next step's code,
+    which the server accepts as clock drift. Each test has a fresh database,
+    hence a fresh record here.
+    """
+
+    authenticator: Authenticator = field(default_factory=lambda: Authenticator(TOTP_SECRET, interval=TOTP_INTERVAL))
+    last_step: dict[str, int] = field(default_factory=dict)
+
+    def fresh(self, user: User) -> str:
+        # time.time() follows time_machine, as the server's clock does.
+        current = int(time.time() // TOTP_INTERVAL)
+        step = max(current, self.last_step.get(user.email, current - 1) + 1)
+        if step > current + 1:
+            raise AssertionError(f"{user.email} has used this step's and the next step's code already")
+        self.last_step[user.email] = step
+        return self.authenticator.at(step * TOTP_INTERVAL)
+
+    def wrong(self) -> str:
+        """Six digits that no step the server accepts right now would produce."""
+        now = time.time()
+        valid = {self.authenticator.at(now + offset) for offset in (-TOTP_INTERVAL, 0, TOTP_INTERVAL)}
+        return next(code for code in (f"{n:06d}" for n in range(0, 10**6, 111_111)) if code not in valid)
+
+
+def enter_password(page: Page, user: User) -> None:
+    page.goto("/accounts/sign-in/")
+    page.get_by_label("Email").fill(user.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Continue").click()
+    expect(page).to_have_url(CODE_URL)
+    expect(page.get_by_role("heading", name="Enter your code")).to_be_visible()
+
+
+def enter_code(page: Page, code: str) -> None:
+    page.get_by_label("Six-digit code, or a recovery code").fill(code)
+    page.get_by_role("button", name="Sign in").click()
+
+
+@dataclass
+class SignIn:
+    """Sign in through the real pages: email and password, then a code."""
+
+    codes: Codes
+
+    def __call__(self, page: Page, user: User) -> None:
+        enter_password(page, user)
+        enter_code(page, self.codes.fresh(user))
+        expect(page).to_have_url(TODAY_URL)
+        expect(page.get_by_role("heading", name="Today", level=1)).to_be_visible()
