@@ -9,7 +9,7 @@ REDIS_URL ?= redis://127.0.0.1:6379/0
 XDIST ?= -n 2
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: demo test venv test-deps lint typecheck migrations-check test-sqlite test-postgres test-e2e bench clean
+.PHONY: demo test venv test-deps lint typecheck migrations-check test-sqlite test-postgres test-e2e test-bench bench clean
 
 $(BIN)/tandem: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Tandem needs Python 3.11 or newer")'
@@ -28,15 +28,20 @@ demo: venv
 	@echo "Tandem demo on http://127.0.0.1:8000  (Ctrl+C stops it)"
 	$(DEMO_ENV) $(BIN)/tandem serve --host 127.0.0.1 --port 8000 --with-worker
 
-# Debian's Chromium drives the browser suite (never `playwright install`).
+# Debian's Chromium drives the browser suite (never `playwright install`),
+# coturn relays video, and wrk drives the benchmark.
 test-deps: venv
-	@if [ ! -x $(CHROMIUM) ]; then \
+	@missing=""; \
+	[ -x $(CHROMIUM) ] || missing="$$missing chromium"; \
+	command -v turnserver >/dev/null || missing="$$missing coturn"; \
+	command -v wrk >/dev/null || missing="$$missing wrk"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
-	    echo "Installing Debian's chromium and coturn..."; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium coturn >/dev/null; \
+	    echo "Installing Debian's$$missing..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else \
-	    echo "The browser suite needs Debian's Chromium at $(CHROMIUM). Install it with:"; \
-	    echo "    sudo apt-get install chromium coturn"; \
+	    echo "The test suites need Debian's$$missing. Install with:"; \
+	    echo "    sudo apt-get install$$missing"; \
 	    exit 1; \
 	  fi; \
 	fi
@@ -69,11 +74,16 @@ test-e2e: test-deps
 	@if [ "$$(id -u)" = "0" ]; then NS="unshare -n"; else NS="unshare -rn"; fi; \
 	$$NS sh -c 'ip link set lo up && exec "$$@"' sh $(BIN)/pytest tests/e2e -q -p no:randomly
 
-test: venv test-deps lint typecheck migrations-check test-sqlite test-postgres test-e2e
+test: venv test-deps lint typecheck migrations-check test-sqlite test-postgres test-e2e test-bench
 	@echo "All suites passed."
 
-bench: venv
-	$(BIN)/python bench/run.py
+# The bench's own tests include a tiny real run (gunicorn and wrk on loopback).
+test-bench: test-deps
+	$(BIN)/pytest bench/tests -q
+
+# The load is driven by Debian's wrk (a C client leaves both cores to the server).
+bench: test-deps
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var

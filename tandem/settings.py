@@ -103,11 +103,14 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     _test_name = env_str("TANDEM_TEST_SQLITE_FILE", "")
     if _test_name:
         _db["TEST"] = {"NAME": _test_name}
-elif _db["ENGINE"] == "django.db.backends.postgresql":
-    _db["CONN_MAX_AGE"] = env_int("TANDEM_DB_CONN_MAX_AGE", 0, minimum=0)
-    _db["CONN_HEALTH_CHECKS"] = True
-else:
+elif _db["ENGINE"] != "django.db.backends.postgresql":
     raise ConfigError("TANDEM_DATABASE_URL must point at SQLite or PostgreSQL")
+# Keeping connections open between requests saves a new PostgreSQL backend (or
+# SQLite's WAL set-up) per request; worth it on the WSGI servers, while
+# Django advises 0 under ASGI. See docs/deployment.md.
+_conn_max_age = env_int("TANDEM_DB_CONN_MAX_AGE", 0, minimum=0)
+_db["CONN_MAX_AGE"] = _conn_max_age
+_db["CONN_HEALTH_CHECKS"] = _conn_max_age > 0
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -53,7 +53,13 @@ def search_patients(user: User | AnonymousUser, *, query: str = "", mine: bool =
         patients = patients.filter(
             Exists(CareTeamMember.objects.filter(active_on(today), patient=OuterRef("pk"), user=user))
         )
-    team = CareTeamMember.objects.filter(active_on(today)).select_related("user").order_by("role", "user__full_name")
+    # Only what the list prints: the full rows would drag password hashes along.
+    team = (
+        CareTeamMember.objects.filter(active_on(today))
+        .select_related("user")
+        .only("patient_id", "role", "user__full_name")
+        .order_by("role", "user__full_name")
+    )
     return patients.prefetch_related(Prefetch("care_team", queryset=team, to_attr="active_team")).order_by(
         "last_name", "first_name", "id"
     )
