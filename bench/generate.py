@@ -21,7 +21,6 @@ the run directory for ``bench/load.py``.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime
 import os
 import random
@@ -114,24 +113,6 @@ PAYERS = [
 ]
 PRONOUNS = ["she/her", "he/him", "they/them", "she/they", "he/they"]
 LANGUAGES = ["en"] * 17 + ["es", "es", "vi", "zh", "ru", "ko", "tl"]
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """What the load needs to know about the generated world."""
-
-    session_cookie_name: str
-    session_key: str
-    csrf_cookie_name: str
-    csrf_secret: str
-    therapist_display_name: str
-    patients: int
-    other_patients: int
-    search_query: str
-    search_matches: int
-    chart_patient: str
-    chart_patient_mrn: str
-    audit_seq_after_generate: int
 
 
 @dataclass(frozen=True)
@@ -440,8 +421,9 @@ def populate(*, patients: int, seed: int) -> World:
     )
 
 
-def describe(world: World) -> Dataset:
-    """Sign the therapist in and note what the load will ask for."""
+def describe(world: World) -> dict[str, Any]:
+    """Sign the therapist in and note what the load will ask for (the
+    run-specific fields of the Manifest)."""
     from django.conf import settings
     from django.middleware.csrf import CSRF_ALLOWED_CHARS, CSRF_SECRET_LENGTH
 
@@ -454,20 +436,20 @@ def describe(world: World) -> Dataset:
     # (prescriber, coordinator, a therapist who left); the search looks for
     # that patient's last name, as a clinician would.
     query = chart_patient.last_name
-    return Dataset(
-        session_cookie_name=settings.SESSION_COOKIE_NAME,
-        session_key=_signed_in_session(therapist),
-        csrf_cookie_name=settings.CSRF_COOKIE_NAME,
-        csrf_secret="".join(secrets.choice(CSRF_ALLOWED_CHARS) for _ in range(CSRF_SECRET_LENGTH)),
-        therapist_display_name=therapist.display_name,
-        patients=world.patients,
-        other_patients=world.other_patients,
-        search_query=query,
-        search_matches=search_patients(therapist, query=query).count(),
-        chart_patient=str(chart_patient.public_id),
-        chart_patient_mrn=chart_patient.mrn,
-        audit_seq_after_generate=AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0,
-    )
+    return {
+        "session_cookie_name": settings.SESSION_COOKIE_NAME,
+        "session_key": _signed_in_session(therapist),
+        "csrf_cookie_name": settings.CSRF_COOKIE_NAME,
+        "csrf_secret": "".join(secrets.choice(CSRF_ALLOWED_CHARS) for _ in range(CSRF_SECRET_LENGTH)),
+        "therapist_display_name": therapist.display_name,
+        "patients": world.patients,
+        "other_patients": world.other_patients,
+        "search_query": query,
+        "search_matches": search_patients(therapist, query=query).count(),
+        "chart_patient": str(chart_patient.public_id),
+        "chart_patient_mrn": chart_patient.mrn,
+        "audit_seq_after_generate": AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0,
+    }
 
 
 def generate(*, run_dir: Path, patients: int, database_url: str, seed: int) -> Manifest:
@@ -502,7 +484,7 @@ def generate(*, run_dir: Path, patients: int, database_url: str, seed: int) -> M
             "peak_rss_mib": _peak_rss_mib(),
             "peak_rss_before_password_hash_mib": data_peak,
         },
-        **dataclasses.asdict(dataset),
+        **dataset,
     )
     manifest.save()
     return manifest
