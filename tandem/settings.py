@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "tandem.audit",
     "tandem.organizations",
     "tandem.patients",
+    "tandem.credentials",
     "tandem.home",
     "tandem.operations",
     "tandem.demo",

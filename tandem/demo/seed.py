@@ -16,6 +16,15 @@ from django.utils import timezone
 from tandem.accounts.models import MfaDevice, User
 from tandem.audit import services as audit
 from tandem.audit.models import Action
+from tandem.credentials.models import (
+    BoardCertification,
+    ClinicianProfile,
+    DeaRegistration,
+    Discipline,
+    LicenseType,
+    PayerEnrollment,
+    StateLicense,
+)
 from tandem.organizations.models import Membership, Organization, OrganizationKind, Partnership, Role
 from tandem.patients.models import CareTeamMember, CareTeamRole, Language, Patient, Payer, SexAtBirth
 
@@ -323,6 +332,88 @@ def _patient(
     )
 
 
+DISCIPLINES = {
+    "therapist@riverbend.demo": (Discipline.COUNSELOR, "1928374655"),
+    "therapist2@riverbend.demo": (Discipline.SOCIAL_WORKER, "1746554322"),
+    "prescriber@northstar.demo": (Discipline.PSYCHIATRIST, "1503987657"),
+    "np@northstar.demo": (Discipline.PMHNP, "1612349872"),
+    "therapist@lakeside.demo": (Discipline.MFT, "1432109878"),
+}
+
+
+def _credentials(users: dict[str, User], payers: dict[str, Payer], today: datetime.date) -> None:
+    """Licences, DEA registrations and enrollments, with one WA licence close to expiry."""
+    for email, (discipline, npi) in DISCIPLINES.items():
+        ClinicianProfile.objects.create(user=users[email], discipline=discipline, npi=npi)
+    verified = {"verification_source": "State board primary-source lookup", "verified_at": timezone.now()}
+    priya, jordan = users["prescriber@northstar.demo"], users["np@northstar.demo"]
+    licences = [
+        (priya, "OR", LicenseType.MD, "MD-201944", datetime.date(2028, 6, 30)),
+        # Renewal due: inside the 30-day alert window whenever the demo is built.
+        (priya, "WA", LicenseType.MD, "MD60871234", today + datetime.timedelta(days=21)),
+        (jordan, "OR", LicenseType.NP, "NP-208815", datetime.date(2027, 9, 30)),
+        (jordan, "ID", LicenseType.NP, "NP-5521", datetime.date(2027, 12, 31)),
+        (users["therapist@riverbend.demo"], "OR", LicenseType.LPC, "C-7431", datetime.date(2027, 6, 30)),
+        (users["therapist2@riverbend.demo"], "OR", LicenseType.LCSW, "L-11209", datetime.date(2027, 10, 31)),
+        (users["therapist2@riverbend.demo"], "WA", LicenseType.LCSW, "LW60990211", datetime.date(2027, 4, 30)),
+        (users["therapist@lakeside.demo"], "CA", LicenseType.LMFT, "LMFT-118342", datetime.date(2027, 8, 31)),
+    ]
+    StateLicense.objects.bulk_create(
+        StateLicense(
+            clinician=who,
+            state=state,
+            license_type=kind,
+            number=number,
+            issued_on=datetime.date(2019, 7, 1),
+            expires_on=expires,
+            **verified,
+        )
+        for who, state, kind, number, expires in licences
+    )
+    DeaRegistration.objects.bulk_create(
+        [
+            DeaRegistration(
+                clinician=priya,
+                state="OR",
+                number="FR1234563",
+                schedules=["II", "III", "IV", "V"],
+                issued_on=datetime.date(2024, 4, 1),
+                expires_on=datetime.date(2027, 3, 31),
+                **verified,
+            ),
+            DeaRegistration(
+                clinician=jordan,
+                state="OR",
+                number="MJ7654329",
+                schedules=["II", "III", "IV", "V"],
+                issued_on=datetime.date(2024, 9, 1),
+                expires_on=datetime.date(2027, 8, 31),
+                **verified,
+            ),
+        ]
+    )
+    BoardCertification.objects.create(
+        clinician=priya,
+        board="American Board of Psychiatry and Neurology",
+        specialty="Psychiatry",
+        issued_on=datetime.date(2016, 9, 1),
+        expires_on=datetime.date(2028, 12, 31),
+        **verified,
+    )
+    enrollments = [
+        (priya, "regence", "OR"),
+        (priya, "regence", "WA"),
+        (priya, "aetna", "OR"),
+        (priya, "aetna", "WA"),
+        (jordan, "providence", "OR"),
+        (jordan, "ohp", "OR"),
+    ]
+    PayerEnrollment.objects.bulk_create(
+        PayerEnrollment(clinician=who, payer=payers[code], state=state, issued_on=datetime.date(2025, 1, 1), **verified)
+        for who, code, state in enrollments
+    )
+
+
 def seed() -> dict[str, User]:
     rng = random.Random(20261127)
     with transaction.atomic():
@@ -332,6 +423,7 @@ def seed() -> dict[str, User]:
         )
         payers = [Payer.objects.get_or_create(code=code, defaults={"name": name})[0] for name, code in PAYERS]
         users = {spec.email: _user(spec, orgs) for spec in USERS}
+        _credentials(users, {p.code: p for p in payers}, orgs["riverbend"].local_date())
 
         used: set[tuple[str, str]] = set()
         riverbend = [
