@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "tandem.organizations",
     "tandem.patients",
     "tandem.credentials",
+    "tandem.messaging",
     "tandem.home",
     "tandem.operations",
     "tandem.demo",
@@ -188,13 +189,19 @@ if env_bool("TANDEM_BEHIND_PROXY", False):
 
 # --- Mail ---------------------------------------------------------------------------------
 _email_backend = env_choice("TANDEM_EMAIL_BACKEND", "console", {"console", "file", "smtp"})
-EMAIL_BACKEND = f"django.core.mail.backends.{_email_backend}.EmailBackend"
+EMAIL_BACKEND = {
+    "console": "django.core.mail.backends.console.EmailBackend",
+    "file": "django.core.mail.backends.filebased.EmailBackend",
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+}[_email_backend]
 EMAIL_FILE_PATH = str(DATA_DIR / "mail")
 EMAIL_HOST = env_str("TANDEM_EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("TANDEM_EMAIL_PORT", 587, minimum=1, maximum=65535)
 EMAIL_HOST_USER = env_str("TANDEM_EMAIL_USER", "")
 EMAIL_HOST_PASSWORD = env_str("TANDEM_EMAIL_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("TANDEM_EMAIL_TLS", True)
+# The address people reach Tandem at, for links in emails the worker sends.
+SITE_URL = env_str("TANDEM_SITE_URL", "http://127.0.0.1:8000")
 DEFAULT_FROM_EMAIL = env_str("TANDEM_EMAIL_FROM", "Tandem <no-reply@tandem.invalid>")
 
 # --- Internationalization ------------------------------------------------------------------

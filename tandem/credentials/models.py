@@ -217,3 +217,24 @@ class CollaborationAgreement(Credential):
 
 def day_in_force(issued_on: datetime.date | None, expires_on: datetime.date | None, day: datetime.date) -> bool:
     return (issued_on is None or issued_on <= day) and (expires_on is None or day <= expires_on)
+
+
+class ExpiryAlert(models.Model):
+    """One alert sent for one credential at one threshold. The unique key is
+    what makes each alert go out exactly once, however many workers sweep."""
+
+    credential_kind = models.CharField(max_length=40)
+    credential_id = models.UUIDField()
+    expires_on = models.DateField()
+    days_before = models.PositiveSmallIntegerField()
+    sent_at = models.DateTimeField(default=dj_timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["credential_kind", "credential_id", "expires_on", "days_before"], name="one_alert_per_threshold"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.credential_kind} {self.credential_id}: {self.days_before} days"

@@ -8,6 +8,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
 from tandem.access import policy
+from tandem.accounts.models import User
+from tandem.messaging.services import unread_for
 from tandem.patients import selectors as patient_selectors
 
 
@@ -28,7 +30,7 @@ def today(request: HttpRequest) -> HttpResponse:
         "caseload_count": len(caseload),
         "appointments": [],
         "tasks": [],
-        "alerts": [],
+        "alerts": unread_for(request.user) if isinstance(request.user, User) else [],
         "admin_orgs": policy.administered_organizations(request.user),
     }
     return render(request, "home/today.html", context)

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from tandem.accounts.models import SignInThrottle
+from tandem.credentials.alerts import sweep_expiring_credentials
 from tandem.operations.models import SweepRun
 
 logger = logging.getLogger("tandem.worker")
@@ -41,6 +42,7 @@ def prune_throttles(now: datetime.datetime) -> int:
 
 
 SWEEPS: list[Sweep] = [
+    Sweep("credential_expiry_alerts", datetime.timedelta(hours=1), sweep_expiring_credentials),
     Sweep("prune_sessions", datetime.timedelta(hours=1), prune_sessions),
     Sweep("prune_sign_in_throttles", datetime.timedelta(hours=1), prune_throttles),
 ]
