@@ -14,6 +14,7 @@ urlpatterns = [
     path("patients/", include("tandem.patients.urls")),
     path("organization/", include("tandem.organizations.urls")),
     path("audit/", include("tandem.audit.urls")),
+    path("credentials/", include("tandem.credentials.urls")),
     path("", include("tandem.operations.urls")),
     path("", include("tandem.home.urls")),
 ]

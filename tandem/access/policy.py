@@ -216,6 +216,40 @@ def eligible_care_team_members(patient: Patient, at: datetime.datetime | None = 
     )
 
 
+CREDENTIAL_OVERSIGHT_ROLES = {Role.PRACTICE_ADMIN, Role.GROUP_ADMIN, Role.COORDINATOR}
+
+
+def credential_overseen_organizations(user: User | AnonymousUser | None) -> list[Organization]:
+    """Organizations whose clinicians' credentials this user looks after."""
+    return standing(user).orgs_with(CREDENTIAL_OVERSIGHT_ROLES)
+
+
+def can_oversee_credentials(user: User | AnonymousUser | None) -> bool:
+    return bool(credential_overseen_organizations(user))
+
+
+def visible_clinicians(user: User | AnonymousUser | None) -> QuerySet[User]:
+    """Whose credentials this user may see: their own, and, for the admins and
+    coordinators of an organization, those of its clinicians. No one else."""
+    from tandem.accounts.models import User as UserModel
+
+    if not _is_signed_in(user):
+        return UserModel.objects.none()
+    orgs = credential_overseen_organizations(user)
+    members = Membership.objects.filter(
+        organization__in=orgs, is_active=True, role__in=[Role.THERAPIST, Role.PRESCRIBER]
+    ).values("user_id")
+    return UserModel.objects.filter(Q(pk=user.pk) | Q(pk__in=members), is_active=True)
+
+
+def get_clinician_for(user: User | AnonymousUser | None, public_id: object) -> User:
+    pid = _parse_uuid(public_id)
+    found = visible_clinicians(user).filter(public_id=pid).first()
+    if found is None:
+        raise Http404("Not found")
+    return found
+
+
 def can_view_audit(user: User | AnonymousUser | None) -> bool:
     return standing(user).is_admin
 

@@ -12,4 +12,7 @@ def site(request: HttpRequest) -> dict[str, object]:
         "demo_mode": settings.DEMO_MODE,
         "idle_timeout_seconds": settings.IDLE_TIMEOUT_SECONDS,
         "nav_admin": policy.can_view_audit(user) if user is not None and user.is_authenticated else False,
+        "nav_credentials": policy.can_oversee_credentials(user)
+        if user is not None and user.is_authenticated
+        else False,
     }

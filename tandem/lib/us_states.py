@@ -55,5 +55,7 @@ US_STATES: list[tuple[str, str]] = [
     ("PR", "Puerto Rico"),
     ("GU", "Guam"),
     ("VI", "U.S. Virgin Islands"),
+    ("AS", "American Samoa"),
+    ("MP", "Northern Mariana Islands"),
 ]
 STATE_CODES = {code for code, _ in US_STATES}

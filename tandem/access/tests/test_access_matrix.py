@@ -104,6 +104,13 @@ MATRIX: dict[str, Entry] = {
     "audit:report": Entry(allowed=F(ADMINS)),
     "audit:export": Entry(allowed=F(ADMINS)),
     "audit:patient_access": Entry(kwargs=patient, allowed=F({"admin"}), patient_scoped=True),
+    # Credentials: the clinician, and their organization's admins and coordinators.
+    "credentials:coverage": Entry(allowed=F(ADMINS)),
+    "credentials:expiring": Entry(allowed=F(ADMINS)),
+    "credentials:check": Entry(allowed=F(ADMINS)),
+    "credentials:clinician": Entry(
+        kwargs=lambda c: {"public_id": c.prescriber.public_id}, allowed=F({"prescriber", "group_admin"})
+    ),
     "admin:index": Entry(same_for_all=302),
     "admin_login_redirect": Entry(same_for_all=302),
 }

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.db.models import QuerySet
+
+from tandem.accounts.models import User
+from tandem.credentials.eligibility import Action
+from tandem.credentials.rules import current
+from tandem.lib.us_states import US_STATES
+from tandem.patients.models import Payer
+
+
+class ClinicianChoiceField(forms.ModelChoiceField[User]):
+    def label_from_instance(self, obj: User) -> str:
+        return obj.display_name
+
+
+class EligibilityForm(forms.Form):
+    clinician = ClinicianChoiceField(queryset=User.objects.none(), to_field_name="public_id")
+    state = forms.ChoiceField(label="Where the patient is", choices=US_STATES)
+    action = forms.ChoiceField(
+        choices=[
+            (Action.SEE, "See by video"),
+            (Action.SEE_AUDIO, "See by audio only"),
+            (Action.PRESCRIBE, "Prescribe a drug"),
+            (Action.BILL, "Bill a payer"),
+        ]
+    )
+    drug = forms.ChoiceField(required=False, help_text="For prescribing.")
+    payer = forms.ModelChoiceField(
+        queryset=Payer.objects.all(), to_field_name="code", required=False, help_text="For billing."
+    )
+    at = forms.DateTimeField(
+        label="At (your time)",
+        required=False,
+        help_text="Leave empty for now.",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+
+    def __init__(self, *args: Any, clinicians: QuerySet[User], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["clinician"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = clinicians
+        drug = self.fields["drug"]
+        assert isinstance(drug, forms.ChoiceField)
+        drug.choices = [("", "—")] + [
+            (name, f"{name} ({d.drug_class}{', Schedule ' + d.schedule if d.schedule else ''})")
+            for name, d in sorted(current().drugs.items())
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("action") == Action.PRESCRIBE and not data.get("drug"):
+            self.add_error("drug", "Choose the drug to prescribe.")
+        if data.get("action") == Action.BILL and not data.get("payer"):
+            self.add_error("payer", "Choose the payer to bill.")
+        return data
