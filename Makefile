@@ -84,6 +84,7 @@ test-bench: test-deps
 # The load is driven by Debian's wrk (a C client leaves both cores to the server).
 bench: test-deps
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+	$(BIN)/python bench/eligibility.py
 
 clean:
 	rm -rf $(VENV) var
