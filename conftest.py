@@ -4,13 +4,27 @@ triggers, which must be lifted while a transactional test flushes tables."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from django.core.files.storage import FileSystemStorage
 from django.db import connection
 from django.test import Client
 
 from tandem.audit import triggers
 from tandem.test import Cast, build_cast, sign_in
+
+
+@pytest.fixture(autouse=True)
+def private_files(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Every test keeps uploaded documents in its own folder. Django resolves a
+    field's storage once, at import, so each document field is pointed there."""
+    from tandem.credentials.models import KIND_MODELS
+
+    storage = FileSystemStorage(location=tmp_path / "private", base_url=None)
+    for model in KIND_MODELS.values():
+        monkeypatch.setattr(model._meta.get_field("document"), "storage", storage)
+    return tmp_path / "private"
 
 
 @pytest.fixture

@@ -219,6 +219,11 @@ STATICFILES_DIRS = [BASE_DIR / "tandem" / "static"]
 STATIC_MANIFEST = env_bool("TANDEM_STATIC_MANIFEST", not DEBUG)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Credential documents: no URL, served only by views that ask the access policy.
+    "private": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(DATA_DIR / "private"), "base_url": None},
+    },
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if STATIC_MANIFEST

@@ -242,6 +242,36 @@ def visible_clinicians(user: User | AnonymousUser | None) -> QuerySet[User]:
     return UserModel.objects.filter(Q(pk=user.pk) | Q(pk__in=members), is_active=True)
 
 
+def get_managed_clinician_for(user: User | AnonymousUser | None, public_id: object) -> User:
+    """A clinician whose credentials this user may add to and verify: one of the
+    organizations the user looks after has them as a clinician. 404 otherwise."""
+    from tandem.accounts.models import User as UserModel
+
+    pid = _parse_uuid(public_id)
+    members = Membership.objects.filter(
+        organization__in=credential_overseen_organizations(user),
+        is_active=True,
+        role__in=[Role.THERAPIST, Role.PRESCRIBER],
+    ).values("user_id")
+    found = UserModel.objects.filter(pk__in=members, public_id=pid, is_active=True).first()
+    if found is None:
+        raise Http404("Not found")
+    return found
+
+
+def can_manage_credentials(user: User | AnonymousUser | None, clinician: User) -> bool:
+    try:
+        get_managed_clinician_for(user, clinician.public_id)
+    except Http404:
+        return False
+    return True
+
+
+def parse_public_id(value: object) -> uuid.UUID:
+    """A UUID from a URL, or 404: a malformed ID is as absent as a missing one."""
+    return _parse_uuid(value)
+
+
 def get_clinician_for(user: User | AnonymousUser | None, public_id: object) -> User:
     pid = _parse_uuid(public_id)
     found = visible_clinicians(user).filter(public_id=pid).first()

@@ -20,15 +20,7 @@ from tandem.organizations.models import ADMIN_ROLES, Membership
 
 logger = logging.getLogger("tandem.worker")
 THRESHOLDS = (7, 30, 60, 90)
-KINDS: list[tuple[type[m.Credential], str]] = [
-    (m.StateLicense, "licence"),
-    (m.CompactPrivilege, "compact privilege"),
-    (m.DeaRegistration, "DEA registration"),
-    (m.StateControlledSubstanceRegistration, "state controlled-substance registration"),
-    (m.BoardCertification, "board certification"),
-    (m.PayerEnrollment, "payer enrollment"),
-    (m.CollaborationAgreement, "collaboration agreement"),
-]
+KINDS: list[tuple[type[m.Credential], str]] = [(m.KIND_MODELS[k], m.KIND_LABELS[k]) for k in m.KIND_MODELS]
 
 
 def _threshold(days_left: int) -> int | None:

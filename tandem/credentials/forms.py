@@ -58,3 +58,64 @@ class EligibilityForm(forms.Form):
         if data.get("action") == Action.BILL and not data.get("payer"):
             self.add_error("payer", "Choose the payer to bill.")
         return data
+
+
+KIND_FIELDS: dict[str, list[str]] = {
+    "licence": ["state", "license_type", "number", "via_imlc"],
+    "compact": ["compact", "state", "number"],
+    "dea": ["state", "number", "schedules"],
+    "csr": ["state", "number"],
+    "board": ["board", "specialty"],
+    "enrollment": ["payer", "state"],
+    "collaboration": ["state", "physician_name"],
+}
+COMMON_FIELDS = ["status", "issued_on", "expires_on", "document"]
+
+
+class BaseCredentialForm(forms.ModelForm[Any]):
+    document_type = ""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "schedules" in self.fields:
+            from tandem.credentials.models import Schedule
+
+            self.fields["schedules"] = forms.MultipleChoiceField(
+                choices=Schedule.choices, widget=forms.CheckboxSelectMultiple, label="Schedules covered"
+            )
+
+    def clean_document(self) -> Any:
+        upload = self.cleaned_data.get("document")
+        if upload and hasattr(upload, "content_type"):
+            from tandem.credentials.documents import sniff
+
+            self.document_type = sniff(upload)
+        return upload
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        for name in ("number", "physician_name", "board", "specialty"):
+            value = data.get(name)
+            if isinstance(value, str) and ("<" in value or ">" in value):
+                self.add_error(name, "Use plain text: < and > are not allowed.")
+        return data
+
+
+def credential_form_class(kind: str) -> type[forms.ModelForm[Any]]:
+    from tandem.credentials.models import KIND_MODELS
+
+    return forms.modelform_factory(
+        KIND_MODELS[kind],
+        form=BaseCredentialForm,
+        fields=KIND_FIELDS[kind] + COMMON_FIELDS,
+        widgets={
+            "issued_on": forms.DateInput(attrs={"type": "date"}),
+            "expires_on": forms.DateInput(attrs={"type": "date"}),
+        },
+    )
+
+
+class VerifyForm(forms.Form):
+    source = forms.CharField(
+        max_length=200, label="Verified against", help_text="For example: Oregon Medical Board license lookup."
+    )

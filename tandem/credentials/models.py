@@ -13,6 +13,7 @@ import uuid
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files.storage import Storage, storages
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone as dj_timezone
@@ -93,8 +94,18 @@ class ClinicianProfile(models.Model):
         return f"{self.user} ({self.get_discipline_display()})"
 
 
+def private_storage() -> Storage:
+    """Uploaded documents live outside anything the web server serves (settings.STORAGES["private"])."""
+    return storages["private"]
+
+
+def document_path(instance: models.Model, filename: str) -> str:
+    # A random name: the clinician's file name may say more than it should.
+    return f"credentials/{uuid.uuid4().hex}"
+
+
 class Credential(models.Model):
-    """Fields every credential shares, verification included."""
+    """Fields every credential shares, verification and a document included."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     clinician = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
@@ -106,6 +117,9 @@ class Credential(models.Model):
     )
     verified_at = models.DateTimeField(null=True, blank=True)
     verification_source = models.CharField(max_length=200, blank=True)
+    # Kept outside the static and media roots; served only through the access policy.
+    document = models.FileField(storage=private_storage, upload_to=document_path, blank=True)
+    document_type = models.CharField(max_length=40, blank=True)
     created_at = models.DateTimeField(default=dj_timezone.now)
 
     class Meta:
@@ -217,6 +231,27 @@ class CollaborationAgreement(Credential):
 
 def day_in_force(issued_on: datetime.date | None, expires_on: datetime.date | None, day: datetime.date) -> bool:
     return (issued_on is None or issued_on <= day) and (expires_on is None or day <= expires_on)
+
+
+KIND_MODELS: dict[str, type[Credential]] = {
+    "licence": StateLicense,
+    "compact": CompactPrivilege,
+    "dea": DeaRegistration,
+    "csr": StateControlledSubstanceRegistration,
+    "board": BoardCertification,
+    "enrollment": PayerEnrollment,
+    "collaboration": CollaborationAgreement,
+}
+
+KIND_LABELS: dict[str, str] = {
+    "licence": "licence",
+    "compact": "compact privilege",
+    "dea": "DEA registration",
+    "csr": "state controlled-substance registration",
+    "board": "board certification",
+    "enrollment": "payer enrollment",
+    "collaboration": "collaboration agreement",
+}
 
 
 class ExpiryAlert(models.Model):

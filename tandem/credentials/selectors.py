@@ -107,9 +107,13 @@ def expiring(user: User | AnonymousUser, *, within_days: int, today: datetime.da
     return sorted(found, key=lambda e: (e.expires_on, e.clinician.full_name))
 
 
-def credential_file(clinician: User) -> dict[str, list[m.Credential]]:
-    """Everything one clinician holds, by kind."""
-    return {
-        label: list(model._default_manager.filter(clinician=clinician).select_related("verified_by", *_related(model)))
-        for model, label in KINDS
-    }
+def credential_file(clinician: User) -> list[tuple[str, str, list[m.Credential]]]:
+    """Everything one clinician holds: (kind, label, rows) for each kind."""
+    return [
+        (
+            kind,
+            m.KIND_LABELS[kind],
+            list(model._default_manager.filter(clinician=clinician).select_related("verified_by", *_related(model))),
+        )
+        for kind, model in m.KIND_MODELS.items()
+    ]

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tandem.access import policy
-from tandem.credentials import selectors
+from tandem.accounts.models import User
+from tandem.audit import services as audit
+from tandem.credentials import selectors, services
 from tandem.credentials.eligibility import decide, load_credentials
-from tandem.credentials.forms import EligibilityForm
+from tandem.credentials.forms import EligibilityForm, VerifyForm, credential_form_class
+from tandem.credentials.models import KIND_MODELS, Credential
 
 WINDOWS = (30, 60, 90)
 
@@ -93,3 +97,74 @@ def check(request: HttpRequest) -> HttpResponse:
         {"nav": "credentials", "form": form, "decision": decision},
         status=400 if form.errors else 200,
     )
+
+
+def _actor(request: HttpRequest) -> User:
+    assert isinstance(request.user, User)
+    return request.user
+
+
+def _credential(person: User, kind: str, credential_id: str) -> Credential:
+    model = KIND_MODELS.get(kind)
+    if model is None:
+        raise Http404("Not found")
+    found = model._default_manager.filter(clinician=person, public_id=policy.parse_public_id(credential_id)).first()
+    if found is None:
+        raise Http404("Not found")
+    return found
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def add(request: HttpRequest, public_id: str, kind: str) -> HttpResponse:
+    person = policy.get_managed_clinician_for(request.user, public_id)
+    if kind not in KIND_MODELS:
+        raise Http404("Not found")
+    form_class = credential_form_class(kind)
+    form = form_class(request.POST if request.method == "POST" else None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        services.credential_add(
+            actor=_actor(request), clinician=person, form=form, meta=audit.RequestMeta.from_request(request)
+        )
+        messages.success(request, "Credential added.")
+        return redirect("credentials:clinician", person.public_id)
+    return render(
+        request,
+        "credentials/add.html",
+        {"nav": "credentials", "person": person, "form": form, "kind": kind},
+        status=400 if form.errors else 200,
+    )
+
+
+@require_POST
+@login_required
+def verify(request: HttpRequest, public_id: str, kind: str, credential_id: str) -> HttpResponse:
+    person = policy.get_managed_clinician_for(request.user, public_id)
+    credential = _credential(person, kind, credential_id)
+    form = VerifyForm(request.POST)
+    if form.is_valid():
+        services.credential_verify(
+            actor=_actor(request),
+            credential=credential,
+            source=form.cleaned_data["source"],
+            meta=audit.RequestMeta.from_request(request),
+        )
+        messages.success(request, "Verification recorded.")
+    else:
+        messages.error(request, "Say what the credential was verified against.")
+    return redirect("credentials:clinician", person.public_id)
+
+
+@require_GET
+@login_required
+def document(request: HttpRequest, public_id: str, kind: str, credential_id: str) -> FileResponse:
+    person = policy.get_clinician_for(request.user, public_id)
+    credential = _credential(person, kind, credential_id)
+    if not credential.document:
+        raise Http404("Not found")
+    response = FileResponse(
+        credential.document.open("rb"), content_type=credential.document_type or "application/octet-stream"
+    )
+    response["Content-Disposition"] = "inline"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

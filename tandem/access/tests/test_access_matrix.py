@@ -65,6 +65,19 @@ def today(c: Cast) -> dict[str, str]:
     return {"ends_on": c.riverbend.local_date().isoformat()}
 
 
+def prescriber_licence(c: Cast, *, with_document: bool) -> dict[str, object]:
+    from django.core.files.base import ContentFile
+
+    from tandem.credentials.models import StateLicense
+
+    licence = StateLicense.objects.create(clinician=c.prescriber, state="OR", license_type="MD", number="MD-1")
+    if with_document:
+        licence.document.save("scan.pdf", ContentFile(b"%PDF-1.7 test"), save=False)
+        licence.document_type = "application/pdf"
+        licence.save()
+    return {"public_id": c.prescriber.public_id, "kind": "licence", "credential_id": licence.public_id}
+
+
 F = frozenset
 MATRIX: dict[str, Entry] = {
     "home:root": Entry(same_for_all=302),
@@ -110,6 +123,19 @@ MATRIX: dict[str, Entry] = {
     "credentials:check": Entry(allowed=F(ADMINS)),
     "credentials:clinician": Entry(
         kwargs=lambda c: {"public_id": c.prescriber.public_id}, allowed=F({"prescriber", "group_admin"})
+    ),
+    "credentials:add": Entry(
+        kwargs=lambda c: {"public_id": c.prescriber.public_id, "kind": "licence"}, allowed=F({"group_admin"})
+    ),
+    "credentials:verify": Entry(
+        kwargs=lambda c: prescriber_licence(c, with_document=False),
+        method="POST",
+        allowed=F({"group_admin"}),
+        ok=302,
+        data=lambda c: {"source": "Oregon Medical Board lookup"},
+    ),
+    "credentials:document": Entry(
+        kwargs=lambda c: prescriber_licence(c, with_document=True), allowed=F({"prescriber", "group_admin"})
     ),
     "admin:index": Entry(same_for_all=302),
     "admin_login_redirect": Entry(same_for_all=302),
