@@ -18,6 +18,8 @@ from enum import StrEnum
 from tandem.credentials import models as m
 from tandem.credentials.rules import Drug, Rules, current
 
+MEDICARE = "medicare"  # the payer code the Medicare in-person rule applies to
+
 
 class Action(StrEnum):
     SEE = "see"
@@ -244,6 +246,13 @@ def decide(
         enrollments = [f for f in creds.of("enrollment", state) if f.subtype == payer]
         if any(f.in_force(day) for f in enrollments):
             out.ground("payer_enrolled", f"Enrolled with {payer} in {state}.")
+            medicare = rules.medicare_in_person
+            if payer == MEDICARE and medicare.in_effect(day) and not in_person_evaluated:
+                out.refuse(
+                    "medicare_in_person_required",
+                    f"Since {_fmt(medicare.effective_from)}, the {medicare.name} applies: Medicare pays for this "
+                    "telehealth visit only after an in-person visit within the 6 months before it.",
+                )
         elif not payer:
             out.refuse("payer_missing", "Name the payer to check billing.")
         else:

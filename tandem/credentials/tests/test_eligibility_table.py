@@ -12,6 +12,7 @@ from tandem.credentials.eligibility import Credentials, Fact, decide
 
 D = datetime.date
 LICENCE_EXPIRY = D(2027, 6, 30)
+LONG = D(2029, 12, 31)
 DEA_EXPIRY = D(2027, 3, 31)
 
 
@@ -412,6 +413,37 @@ CASES = [
         False,
         "no_licence",
         payer="aetna",
+    ),
+    Case(
+        "Medicare before its in-person requirement starts",
+        creds("psychiatrist", lic("WA", expires=LONG), enrolled("medicare", "WA")),
+        "WA",
+        "bill",
+        True,
+        "payer_enrolled",
+        payer="medicare",
+        when=at("2027-12-31T12:00:00", "America/Los_Angeles"),
+    ),
+    Case(
+        "Medicare from 2028 without an in-person visit",
+        creds("psychiatrist", lic("WA", expires=LONG), enrolled("medicare", "WA")),
+        "WA",
+        "bill",
+        False,
+        "medicare_in_person_required",
+        payer="medicare",
+        when=at("2028-01-02T12:00:00", "America/Los_Angeles"),
+    ),
+    Case(
+        "Medicare from 2028 with an in-person visit on file",
+        creds("psychiatrist", lic("WA", expires=LONG), enrolled("medicare", "WA")),
+        "WA",
+        "bill",
+        True,
+        "payer_enrolled",
+        payer="medicare",
+        when=at("2028-01-02T12:00:00", "America/Los_Angeles"),
+        in_person=True,
     ),
     Case("no payer named", creds("psychiatrist", lic("WA")), "WA", "bill", False, "payer_missing"),
 ]
