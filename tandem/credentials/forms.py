@@ -119,3 +119,11 @@ class VerifyForm(forms.Form):
     source = forms.CharField(
         max_length=200, label="Verified against", help_text="For example: Oregon Medical Board license lookup."
     )
+
+
+class ProfileForm(forms.ModelForm[Any]):
+    class Meta:
+        from tandem.credentials.models import ClinicianProfile
+
+        model = ClinicianProfile
+        fields = ["discipline", "npi"]

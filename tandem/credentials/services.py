@@ -48,3 +48,18 @@ def credential_verify(*, actor: User, credential: m.Credential, source: str, met
             target_id=credential.public_id,
             detail={"verified_against": source[:200]},
         )
+
+
+def profile_save(*, actor: User, form: Any, meta: audit.RequestMeta) -> m.ClinicianProfile:
+    with transaction.atomic():
+        profile: m.ClinicianProfile = form.save()
+        audit.record(
+            actor=actor,
+            action=Action.UPDATE,
+            purpose=OPERATIONS,
+            meta=meta,
+            target_type="ClinicianProfile",
+            target_id=profile.user.public_id,
+            detail={"fields": sorted(form.changed_data)},
+        )
+    return profile

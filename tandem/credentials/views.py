@@ -14,8 +14,8 @@ from tandem.accounts.models import User
 from tandem.audit import services as audit
 from tandem.credentials import selectors, services
 from tandem.credentials.eligibility import decide, load_credentials
-from tandem.credentials.forms import EligibilityForm, VerifyForm, credential_form_class
-from tandem.credentials.models import KIND_MODELS, Credential
+from tandem.credentials.forms import EligibilityForm, ProfileForm, VerifyForm, credential_form_class
+from tandem.credentials.models import KIND_MODELS, ClinicianProfile, Credential
 
 WINDOWS = (30, 60, 90)
 
@@ -168,3 +168,22 @@ def document(request: HttpRequest, public_id: str, kind: str, credential_id: str
     response["Content-Disposition"] = "inline"
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def profile(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Discipline and NPI: what the engine and claims need to know about the clinician."""
+    person = policy.get_managed_clinician_for(request.user, public_id)
+    instance = ClinicianProfile.objects.filter(user=person).first() or ClinicianProfile(user=person)
+    form = ProfileForm(request.POST if request.method == "POST" else None, instance=instance)
+    if request.method == "POST" and form.is_valid():
+        services.profile_save(actor=_actor(request), form=form, meta=audit.RequestMeta.from_request(request))
+        messages.success(request, "Saved.")
+        return redirect("credentials:clinician", person.public_id)
+    return render(
+        request,
+        "credentials/profile.html",
+        {"nav": "credentials", "person": person, "form": form},
+        status=400 if form.errors else 200,
+    )

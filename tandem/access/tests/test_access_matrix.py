@@ -124,6 +124,7 @@ MATRIX: dict[str, Entry] = {
     "credentials:clinician": Entry(
         kwargs=lambda c: {"public_id": c.prescriber.public_id}, allowed=F({"prescriber", "group_admin"})
     ),
+    "credentials:profile": Entry(kwargs=lambda c: {"public_id": c.prescriber.public_id}, allowed=F({"group_admin"})),
     "credentials:add": Entry(
         kwargs=lambda c: {"public_id": c.prescriber.public_id, "kind": "licence"}, allowed=F({"group_admin"})
     ),

@@ -23,3 +23,20 @@ def test_valid_npis_pass_the_check_digit(npi: str) -> None:
 def test_invalid_npis_are_refused_with_a_reason(npi: str, message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         validate_npi(npi)
+
+
+@pytest.mark.django_db
+def test_the_profile_form_checks_the_npi(cast) -> None:  # type: ignore[no-untyped-def]
+    from django.test import Client
+
+    from tandem.credentials.models import ClinicianProfile
+    from tandem.test import sign_in
+
+    client = sign_in(Client(), cast.group_admin)
+    url = f"/credentials/clinicians/{cast.prescriber.public_id}/profile/"
+    bad = client.post(url, {"discipline": "psychiatrist", "npi": "1234567890"})
+    assert bad.status_code == 400
+    assert "check digit" in bad.content.decode()
+    assert not ClinicianProfile.objects.filter(user=cast.prescriber).exists()
+    assert client.post(url, {"discipline": "psychiatrist", "npi": "1234567893"}).status_code == 302
+    assert ClinicianProfile.objects.get(user=cast.prescriber).npi == "1234567893"
