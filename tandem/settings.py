@@ -95,6 +95,9 @@ try:
 except Exception as exc:  # dj-database-url raises several types for a bad URL
     raise ConfigError(f"TANDEM_DATABASE_URL is not a database URL Tandem can use: {exc}") from None
 if _db["ENGINE"] == "django.db.backends.sqlite3":
+    # SQLite creates the file but not its folder; a fresh checkout has no var/ yet.
+    if _db["NAME"] and _db["NAME"] != ":memory:":
+        Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     _db["OPTIONS"] = {
         # IMMEDIATE makes every atomic block take the write lock up front, so two
         # processes never interleave a read-then-write (the audit chain relies on it).
