@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from django.contrib.auth.hashers import make_password
 from django.http import HttpResponse
 from django.test import Client
-from django.utils import timezone
 
 from tandem.accounts import services as account_services
 from tandem.accounts.models import MfaDevice, User
@@ -187,10 +186,6 @@ def sign_in(client: Client, user: User, *, sudo: bool = False) -> Client:
         account_services.grant_sudo(session)
     session.save()
     return client
-
-
-def now() -> datetime.datetime:
-    return timezone.now()
 
 
 _VOLATILE = [

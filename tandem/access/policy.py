@@ -23,7 +23,7 @@ import datetime
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeGuard
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
@@ -44,12 +44,14 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
 
     from tandem.accounts.models import User
+    from tandem.credentials.models import Credential
 
 PRACTICE_STAFF_ROLES = {Role.PRACTICE_ADMIN, Role.THERAPIST, Role.COORDINATOR}
 GROUP_OVERSIGHT_ROLES = {Role.GROUP_ADMIN, Role.COORDINATOR}
 
 
-def _parse_uuid(value: object) -> uuid.UUID:
+def parse_public_id(value: object) -> uuid.UUID:
+    """A UUID from a URL, or 404: a malformed ID is as absent as a missing one."""
     try:
         return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
     except (ValueError, TypeError, AttributeError):
@@ -138,7 +140,7 @@ def visible_patients(user: User | AnonymousUser | None, at: datetime.datetime | 
 
 def get_patient_for(user: User | AnonymousUser | None, public_id: object) -> Patient:
     """The patient, if this user may see them; otherwise 404, as if absent."""
-    pid = _parse_uuid(public_id)
+    pid = parse_public_id(public_id)
     try:
         return visible_patients(user).select_related("practice", "payer").get(public_id=pid)
     except Patient.DoesNotExist:
@@ -164,7 +166,7 @@ def get_care_team_member_for(user: User | AnonymousUser | None, patient: Patient
         raise Http404("Not found")
     try:
         return CareTeamMember.objects.select_related("user", "patient").get(
-            patient=patient, public_id=_parse_uuid(public_id)
+            patient=patient, public_id=parse_public_id(public_id)
         )
     except CareTeamMember.DoesNotExist:
         raise Http404("Not found") from None
@@ -179,7 +181,7 @@ def administered_organizations(user: User | AnonymousUser | None) -> list[Organi
 
 
 def get_administered_organization(user: User | AnonymousUser | None, public_id: object) -> Organization:
-    pid = _parse_uuid(public_id)
+    pid = parse_public_id(public_id)
     for org in administered_organizations(user):
         if org.public_id == pid:
             return org
@@ -190,7 +192,7 @@ def get_membership_for_admin(
     user: User | AnonymousUser | None, organization: Organization, public_id: object
 ) -> Membership:
     """A membership of an organization the user administers; 404 otherwise."""
-    pid = _parse_uuid(public_id)
+    pid = parse_public_id(public_id)
     if organization not in administered_organizations(user):
         raise Http404("Not found")
     try:
@@ -224,6 +226,15 @@ def credential_overseen_organizations(user: User | AnonymousUser | None) -> list
     return standing(user).orgs_with(CREDENTIAL_OVERSIGHT_ROLES)
 
 
+def _overseen_clinician_ids(user: User | AnonymousUser | None) -> QuerySet[Membership, Any]:
+    """The clinicians (therapists and prescribers) of the organizations the user looks after."""
+    return Membership.objects.filter(
+        organization__in=credential_overseen_organizations(user),
+        is_active=True,
+        role__in=[Role.THERAPIST, Role.PRESCRIBER],
+    ).values("user_id")
+
+
 def can_oversee_credentials(user: User | AnonymousUser | None) -> bool:
     return bool(credential_overseen_organizations(user))
 
@@ -235,11 +246,7 @@ def visible_clinicians(user: User | AnonymousUser | None) -> QuerySet[User]:
 
     if not _is_signed_in(user):
         return UserModel.objects.none()
-    orgs = credential_overseen_organizations(user)
-    members = Membership.objects.filter(
-        organization__in=orgs, is_active=True, role__in=[Role.THERAPIST, Role.PRESCRIBER]
-    ).values("user_id")
-    return UserModel.objects.filter(Q(pk=user.pk) | Q(pk__in=members), is_active=True)
+    return UserModel.objects.filter(Q(pk=user.pk) | Q(pk__in=_overseen_clinician_ids(user)), is_active=True)
 
 
 def get_managed_clinician_for(user: User | AnonymousUser | None, public_id: object) -> User:
@@ -247,13 +254,8 @@ def get_managed_clinician_for(user: User | AnonymousUser | None, public_id: obje
     organizations the user looks after has them as a clinician. 404 otherwise."""
     from tandem.accounts.models import User as UserModel
 
-    pid = _parse_uuid(public_id)
-    members = Membership.objects.filter(
-        organization__in=credential_overseen_organizations(user),
-        is_active=True,
-        role__in=[Role.THERAPIST, Role.PRESCRIBER],
-    ).values("user_id")
-    found = UserModel.objects.filter(pk__in=members, public_id=pid, is_active=True).first()
+    pid = parse_public_id(public_id)
+    found = UserModel.objects.filter(pk__in=_overseen_clinician_ids(user), public_id=pid, is_active=True).first()
     if found is None:
         raise Http404("Not found")
     return found
@@ -267,13 +269,23 @@ def can_manage_credentials(user: User | AnonymousUser | None, clinician: User) -
     return True
 
 
-def parse_public_id(value: object) -> uuid.UUID:
-    """A UUID from a URL, or 404: a malformed ID is as absent as a missing one."""
-    return _parse_uuid(value)
+def get_credential_of(clinician: User, kind: str, public_id: object) -> Credential:
+    """One credential of a clinician the caller has already been allowed to see; 404 otherwise."""
+    from tandem.credentials.models import KIND_MODELS
+
+    model = KIND_MODELS.get(kind)
+    found = (
+        None
+        if model is None
+        else model._default_manager.filter(clinician=clinician, public_id=parse_public_id(public_id)).first()
+    )
+    if found is None:
+        raise Http404("Not found")
+    return found
 
 
 def get_clinician_for(user: User | AnonymousUser | None, public_id: object) -> User:
-    pid = _parse_uuid(public_id)
+    pid = parse_public_id(public_id)
     found = visible_clinicians(user).filter(public_id=pid).first()
     if found is None:
         raise Http404("Not found")

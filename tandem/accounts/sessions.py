@@ -19,6 +19,11 @@ def session_group(session_key: str) -> str:
     return "session." + hashlib.sha256(session_key.encode()).hexdigest()[:32]
 
 
+def user_group(user_id: int) -> str:
+    """The channel-layer group every socket of one user joins, whatever the session."""
+    return f"user.{user_id}"
+
+
 def close_session_sockets(session_key: str | None, reason: str) -> None:
     if not session_key:
         return
@@ -31,9 +36,6 @@ def close_session_sockets(session_key: str | None, reason: str) -> None:
 def close_user_sockets(user_id: int, reason: str) -> None:
     """Close every open socket of every session of one user, for when all of
     their sessions end at once (a password reset)."""
-    # Imported here: the consumers module imports this one.
-    from tandem.home.consumers import user_group
-
     layer = get_channel_layer()
     if layer is None:
         return

@@ -15,7 +15,7 @@ from tandem.audit import services as audit
 from tandem.credentials import selectors, services
 from tandem.credentials.eligibility import decide, load_credentials
 from tandem.credentials.forms import EligibilityForm, ProfileForm, VerifyForm, credential_form_class
-from tandem.credentials.models import KIND_MODELS, ClinicianProfile, Credential
+from tandem.credentials.models import KIND_MODELS, ClinicianProfile
 
 WINDOWS = (30, 60, 90)
 
@@ -104,16 +104,6 @@ def _actor(request: HttpRequest) -> User:
     return request.user
 
 
-def _credential(person: User, kind: str, credential_id: str) -> Credential:
-    model = KIND_MODELS.get(kind)
-    if model is None:
-        raise Http404("Not found")
-    found = model._default_manager.filter(clinician=person, public_id=policy.parse_public_id(credential_id)).first()
-    if found is None:
-        raise Http404("Not found")
-    return found
-
-
 @require_http_methods(["GET", "POST"])
 @login_required
 def add(request: HttpRequest, public_id: str, kind: str) -> HttpResponse:
@@ -140,7 +130,7 @@ def add(request: HttpRequest, public_id: str, kind: str) -> HttpResponse:
 @login_required
 def verify(request: HttpRequest, public_id: str, kind: str, credential_id: str) -> HttpResponse:
     person = policy.get_managed_clinician_for(request.user, public_id)
-    credential = _credential(person, kind, credential_id)
+    credential = policy.get_credential_of(person, kind, credential_id)
     form = VerifyForm(request.POST)
     if form.is_valid():
         services.credential_verify(
@@ -159,7 +149,7 @@ def verify(request: HttpRequest, public_id: str, kind: str, credential_id: str) 
 @login_required
 def document(request: HttpRequest, public_id: str, kind: str, credential_id: str) -> FileResponse:
     person = policy.get_clinician_for(request.user, public_id)
-    credential = _credential(person, kind, credential_id)
+    credential = policy.get_credential_of(person, kind, credential_id)
     if not credential.document:
         raise Http404("Not found")
     response = FileResponse(

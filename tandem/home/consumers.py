@@ -14,13 +14,9 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.contrib.sessions.backends.db import SessionStore
 
 from tandem.accounts.services import session_state
-from tandem.accounts.sessions import session_group
+from tandem.accounts.sessions import session_group, user_group
 
 CLOSE_SESSION_ENDED = 4401
-
-
-def user_group(user_id: int) -> str:
-    return f"user.{user_id}"
 
 
 class SessionBoundConsumer(AsyncJsonWebsocketConsumer):

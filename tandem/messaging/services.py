@@ -9,6 +9,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 
 from tandem.accounts.models import User
+from tandem.accounts.sessions import user_group
 from tandem.messaging.models import Notification
 from tandem.messaging.tasks import send_notification_email
 
@@ -18,7 +19,7 @@ def _push(user_ids: list[int]) -> None:
     if layer is None:
         return
     for user_id in user_ids:
-        async_to_sync(layer.group_send)(f"user.{user_id}", {"type": "live.event", "event": {"kind": "notification"}})
+        async_to_sync(layer.group_send)(user_group(user_id), {"type": "live.event", "event": {"kind": "notification"}})
 
 
 def notify(

@@ -42,6 +42,22 @@ def run(scenario: Callable[[], Awaitable[None]]) -> None:
     async_to_sync(scenario)()
 
 
+def assert_refused(client: Client | None, *, origin: str = "http://testserver", code: int | None = 4401) -> None:
+    """The socket is not accepted (and, where given, closed with ``code``)."""
+
+    async def scenario() -> None:
+        socket = socket_for(client, origin=origin)
+        try:
+            connected, close_code = await socket.connect(timeout=WAIT)
+            assert not connected
+            if code is not None:
+                assert close_code == code
+        finally:
+            await socket.disconnect()
+
+    run(scenario)
+
+
 async def _expect_signed_out(socket: WebsocketCommunicator, reason: str) -> None:
     assert await socket.receive_json_from(timeout=WAIT) == {"type": "signed_out", "reason": reason}
     assert await socket.receive_output(timeout=WAIT) == CLOSED
@@ -98,14 +114,7 @@ def test_a_socket_for_an_idle_expired_session_is_refused(cast: Cast, client_for)
         client = client_for(cast.therapist)
         traveller.shift(datetime.timedelta(minutes=15))
 
-        async def scenario() -> None:
-            socket = socket_for(client)
-            try:
-                assert await socket.connect(timeout=WAIT) == (False, 4401)
-            finally:
-                await socket.disconnect()
-
-        run(scenario)
+        assert_refused(client)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -181,14 +190,7 @@ def test_a_signed_out_sessions_old_cookie_cannot_open_a_socket(cast: Cast, clien
     stale = Client()
     stale.cookies["sessionid"] = old_key
 
-    async def scenario() -> None:
-        socket = socket_for(stale)
-        try:
-            assert await socket.connect(timeout=WAIT) == (False, 4401)
-        finally:
-            await socket.disconnect()
-
-    run(scenario)
+    assert_refused(stale)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -197,41 +199,19 @@ def test_a_half_finished_sign_in_cannot_open_a_socket(cast: Cast) -> None:
     assert password_step(client, cast.therapist.email).status_code == 302
     assert session_key(client)
 
-    async def scenario() -> None:
-        socket = socket_for(client)
-        try:
-            assert await socket.connect(timeout=WAIT) == (False, 4401)
-        finally:
-            await socket.disconnect()
-
-    run(scenario)
+    assert_refused(client)
 
 
 @pytest.mark.django_db(transaction=True)
 def test_no_session_no_socket(cast: Cast) -> None:
-    async def scenario() -> None:
-        socket = socket_for(None)
-        try:
-            assert await socket.connect(timeout=WAIT) == (False, 4401)
-        finally:
-            await socket.disconnect()
-
-    run(scenario)
+    assert_refused(None)
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_socket_from_a_foreign_origin_is_refused(cast: Cast, client_for) -> None:  # type: ignore[no-untyped-def]
     client = client_for(cast.therapist)
 
-    async def scenario() -> None:
-        socket = socket_for(client, origin="https://evil.example")
-        try:
-            connected, _ = await socket.connect(timeout=WAIT)
-            assert not connected
-        finally:
-            await socket.disconnect()
-
-    run(scenario)
+    assert_refused(client, origin="https://evil.example", code=None)
 
 
 @pytest.mark.django_db(transaction=True)

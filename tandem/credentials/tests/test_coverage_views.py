@@ -135,3 +135,20 @@ def test_clinicians_see_their_own_file_and_colleagues_do_not(cast: Cast) -> None
     assert sign_in(Client(), cast.admin).get(url).status_code == 200
     for who in (cast.colleague, cast.prescriber, cast.group_admin, cast.outsider):
         assert sign_in(Client(), who).get(url).status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_expiring_list_and_a_clinicians_file_keep_fixed_budgets(cast: Cast) -> None:
+    client = sign_in(Client(), cast.group_admin)
+    soon = timezone.now().date() + datetime.timedelta(days=40)
+    add_prescribers(cast, 3)
+    StateLicense.objects.filter(clinician__email__startswith="rx").update(expires_on=soon)
+    few, _ = queries(client, "/credentials/expiring/")
+    add_prescribers(cast, 60, start=3)
+    StateLicense.objects.filter(clinician__email__startswith="rx").update(expires_on=soon)
+    many, html = queries(client, "/credentials/expiring/")
+    assert few == many <= 16
+    assert html.count("<tr><td>") == 126
+    person = User.objects.get(email="rx0@northstar.test")
+    used, _ = queries(client, f"/credentials/clinicians/{person.public_id}/")
+    assert used <= 16
