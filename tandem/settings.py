@@ -46,6 +46,8 @@ INSTALLED_APPS = [
     "tandem.organizations",
     "tandem.patients",
     "tandem.credentials",
+    "tandem.records",
+    "tandem.consent",
     "tandem.messaging",
     "tandem.home",
     "tandem.operations",
@@ -206,6 +208,20 @@ EMAIL_USE_TLS = env_bool("TANDEM_EMAIL_TLS", True)
 # The address people reach Tandem at, for links in emails the worker sends.
 SITE_URL = env_str("TANDEM_SITE_URL", "http://127.0.0.1:8000")
 DEFAULT_FROM_EMAIL = env_str("TANDEM_EMAIL_FROM", "Tandem <no-reply@tandem.invalid>")
+
+# --- Text messages ------------------------------------------------------------------------
+# "outbox" keeps messages in memory (tests), "console" prints them (the demo),
+# "twilio" sends them through Twilio's REST API.
+SMS_BACKEND = env_choice("TANDEM_SMS_BACKEND", "console", {"outbox", "console", "twilio"})
+SMS_TWILIO_ACCOUNT_SID = env_str("TANDEM_SMS_TWILIO_ACCOUNT_SID", "")
+SMS_TWILIO_AUTH_TOKEN = env_str("TANDEM_SMS_TWILIO_AUTH_TOKEN", "")
+SMS_TWILIO_BASE_URL = env_str("TANDEM_SMS_TWILIO_BASE_URL", "https://api.twilio.com")
+SMS_FROM_NUMBER = env_str("TANDEM_SMS_FROM_NUMBER", "")
+
+# --- Consent ----------------------------------------------------------------------------------
+# How long a patient's signing link works, and how long emergency access lasts.
+SIGNING_LINK_HOURS = env_int("TANDEM_SIGNING_LINK_HOURS", 72, minimum=1, maximum=24 * 30)
+BREAK_GLASS_MINUTES = env_int("TANDEM_BREAK_GLASS_MINUTES", 60, minimum=5, maximum=24 * 60)
 
 # --- Internationalization ------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -12,6 +12,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("tandem.accounts.urls")),
     path("patients/", include("tandem.patients.urls")),
+    path("", include("tandem.consent.urls")),
+    path("", include("tandem.records.urls")),
     path("organization/", include("tandem.organizations.urls")),
     path("audit/", include("tandem.audit.urls")),
     path("credentials/", include("tandem.credentials.urls")),

@@ -29,9 +29,14 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
+from tandem.access.classes import TREATMENT_CLASSES, InfoClass
 from tandem.audit.models import AuditEvent
+from tandem.consent.models import Authorization, Basis, BreakGlass
+from tandem.consent.models import Kind as ConsentKind
+from tandem.consent.models import in_force as consent_in_force
 from tandem.organizations.models import (
     ADMIN_ROLES,
+    CLINICAL_ROLES,
     Membership,
     Organization,
     OrganizationKind,
@@ -39,6 +44,7 @@ from tandem.organizations.models import (
     Role,
 )
 from tandem.patients.models import CareTeamMember, Patient, active_on
+from tandem.records.models import Document, PsychotherapyNote
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
@@ -310,3 +316,306 @@ def visible_audit_events(user: User | AnonymousUser | None) -> QuerySet[AuditEve
 
 def can_view_access_history(user: User | AnonymousUser | None, patient: Patient) -> bool:
     return Role.PRACTICE_ADMIN in standing(user).roles_in(patient.practice_id)
+
+
+# --- Consent: which classes of information a viewer sees ------------------------------------------------------------
+#
+# Seeing a patient (above) means knowing who they are: name, date of birth,
+# record number, practice and care team. Everything else belongs to an
+# information class (tandem.access.classes), and each record to the
+# organization whose clinician wrote it. Records of the viewer's own
+# organization are theirs to use in treatment; a record of another
+# organization crosses over only on a basis: the patient's authorization, the
+# practice's choice to share for treatment without one (never psychotherapy
+# notes or Part 2), or a clinician's emergency access (never psychotherapy
+# notes). Psychotherapy notes are their author's alone unless a
+# psychotherapy-notes authorization names the reader.
+
+
+@dataclass(frozen=True)
+class Grant:
+    """Why one class of one organization's information is visible to a viewer."""
+
+    basis: str
+    authorization_id: int | None = None
+    break_glass_id: int | None = None
+    purpose: str = ""
+
+    @property
+    def crosses(self) -> bool:
+        return self.basis not in {OWN_RECORDS, AUTHOR}
+
+
+OWN_RECORDS = "own"
+AUTHOR = "author"
+_OWN = Grant(basis=OWN_RECORDS)
+_AUTHOR = Grant(basis=AUTHOR)
+
+
+@dataclass(frozen=True)
+class Sharing:
+    """What one viewer may see of one patient at one moment."""
+
+    viewer_id: int
+    patient: Patient
+    at: datetime.datetime
+    own_org_ids: frozenset[int]
+    treatment_without_authorization: bool
+    authorizations: tuple[Authorization, ...]
+    break_glass: BreakGlass | None
+    team_org_ids: frozenset[int]
+    # The viewer's organization in this patient's care: where shared information goes.
+    viewer_org_id: int
+
+    def grant(self, info_class: str, source_org_id: int, author_id: int | None = None) -> Grant | None:
+        """The basis on which this viewer sees this class of this organization's
+        information (for psychotherapy notes, of this author), or None."""
+        if info_class == InfoClass.PSYCHOTHERAPY_NOTES:
+            if author_id is not None and author_id == self.viewer_id:
+                return _AUTHOR
+            for a in self.authorizations:
+                if (
+                    a.kind == ConsentKind.PSYCHOTHERAPY_NOTES
+                    and info_class in a.classes
+                    and a.recipient_clinician_id == self.viewer_id
+                    and a.discloser_id == source_org_id
+                    and a.source_clinician_id in (None, author_id)
+                ):
+                    return Grant(basis=Basis.AUTHORIZATION, authorization_id=a.pk, purpose=a.purpose)
+            return None
+        if source_org_id in self.own_org_ids:
+            return _OWN
+        for a in self.authorizations:
+            if (
+                info_class in a.classes
+                and a.recipient_clinician_id in (None, self.viewer_id)
+                and self._flows(a, source_org_id)
+            ):
+                return Grant(basis=Basis.AUTHORIZATION, authorization_id=a.pk, purpose=a.purpose)
+        if info_class in TREATMENT_CLASSES and self.treatment_without_authorization:
+            return Grant(basis=Basis.TREATMENT, purpose="Treatment")
+        if self.break_glass is not None:
+            return Grant(basis=Basis.EMERGENCY, break_glass_id=self.break_glass.pk, purpose="Emergency treatment")
+        return None
+
+    def _flows(self, a: Authorization, source_org_id: int) -> bool:
+        if a.discloser_id == source_org_id and a.recipient_id in self.own_org_ids:
+            return True
+        return a.mutual and a.recipient_id == source_org_id and a.discloser_id in self.own_org_ids
+
+    def sees(self, info_class: str, source_org_id: int, author_id: int | None = None) -> bool:
+        return self.grant(info_class, source_org_id, author_id) is not None
+
+    def visible_classes(self, source_org_id: int | None = None) -> frozenset[str]:
+        """The classes of one organization's information (the patient's practice
+        by default) this viewer sees. Psychotherapy notes count only when an
+        authorization covers every note of that organization."""
+        source = self.patient.practice_id if source_org_id is None else source_org_id
+        return frozenset(c for c in InfoClass.values if self.grant(c, source) is not None)
+
+    @property
+    def withheld(self) -> bool:
+        """Whether some ordinary treatment information of another organization on
+        the care team is not shared with this viewer. It depends on consent
+        alone, never on which records exist, so it hints at nothing."""
+        sources = ({self.patient.practice_id} | self.team_org_ids) - self.own_org_ids
+        return any(self.grant(c, s) is None for s in sources for c in TREATMENT_CLASSES)
+
+    @property
+    def in_emergency(self) -> bool:
+        return self.break_glass is not None
+
+
+def _sharing_inputs(
+    user: User, patients: list[Patient], at: datetime.datetime
+) -> tuple[dict[int, list[Authorization]], dict[int, BreakGlass], dict[int, set[int]]]:
+    by_zone: dict[str, list[int]] = {}
+    for p in patients:
+        by_zone.setdefault(p.practice.timezone, []).append(p.pk)
+    condition = Q(pk__in=[])
+    for zone, ids in by_zone.items():
+        condition |= Q(patient_id__in=ids) & consent_in_force(at, zone)
+    authorizations: dict[int, list[Authorization]] = {}
+    for a in (
+        Authorization.objects.filter(condition)
+        .only(
+            "pk",
+            "patient_id",
+            "kind",
+            "classes",
+            "discloser_id",
+            "recipient_id",
+            "mutual",
+            "recipient_clinician_id",
+            "source_clinician_id",
+            "purpose",
+        )
+        .order_by("signed_at", "pk")
+    ):
+        authorizations.setdefault(a.patient_id, []).append(a)
+    glass = {
+        g.patient_id: g
+        for g in BreakGlass.objects.filter(
+            patient_id__in=[p.pk for p in patients], user=user, started_at__lte=at, expires_at__gt=at
+        ).order_by("started_at")
+    }
+    team_orgs: dict[int, set[int]] = {}
+    for patient_id, org_id in CareTeamMember.objects.filter(patient__in=patients).values_list(
+        "patient_id", "organization_id"
+    ):
+        team_orgs.setdefault(patient_id, set()).add(org_id)
+    return authorizations, glass, team_orgs
+
+
+def sharing_for_patients(
+    user: User | AnonymousUser | None, patients: Iterable[Patient], at: datetime.datetime | None = None
+) -> dict[int, Sharing]:
+    """What the viewer sees of each of these (already visible) patients, in three queries."""
+    rows = list(patients)
+    if not rows or not _is_signed_in(user):
+        return {}
+    at = at or timezone.now()
+    own = frozenset(m.organization_id for m in standing(user).memberships)
+    if not own:
+        return {}
+    authorizations, glass, team_orgs = _sharing_inputs(user, rows, at)
+    return {
+        p.pk: Sharing(
+            viewer_id=user.pk,
+            patient=p,
+            at=at,
+            own_org_ids=own,
+            treatment_without_authorization=not p.practice.treatment_sharing_requires_authorization,
+            authorizations=tuple(authorizations.get(p.pk, ())),
+            break_glass=glass.get(p.pk),
+            team_org_ids=frozenset(team_orgs.get(p.pk, ())),
+            viewer_org_id=_viewer_org(own, p, team_orgs.get(p.pk, set())),
+        )
+        for p in rows
+    }
+
+
+def _viewer_org(own: frozenset[int], patient: Patient, team_orgs: set[int]) -> int:
+    if patient.practice_id in own:
+        return patient.practice_id
+    involved = sorted(own & team_orgs)
+    return involved[0] if involved else min(own)
+
+
+def sharing_for(user: User | AnonymousUser | None, patient: Patient, at: datetime.datetime | None = None) -> Sharing:
+    """The classes one viewer sees of one patient they may see, now or at ``at``."""
+    found = sharing_for_patients(user, [patient], at).get(patient.pk)
+    if found is None:
+        raise Http404("Not found")
+    return found
+
+
+def visible_documents(sharing: Sharing) -> list[Document]:
+    """The patient's chart records this viewer may see, newest first."""
+    rows = Document.objects.filter(patient=sharing.patient).select_related("author", "organization")
+    return [d for d in rows if sharing.sees(d.effective_class, d.organization_id)]
+
+
+def get_document_for(sharing: Sharing, public_id: object) -> tuple[Document, Grant]:
+    pid = parse_public_id(public_id)
+    document = (
+        Document.objects.filter(patient=sharing.patient, public_id=pid).select_related("author", "organization").first()
+    )
+    grant = None if document is None else sharing.grant(document.effective_class, document.organization_id)
+    if document is None or grant is None:
+        raise Http404("Not found")
+    return document, grant
+
+
+def visible_psychotherapy_notes(sharing: Sharing) -> list[PsychotherapyNote]:
+    rows = PsychotherapyNote.objects.filter(patient=sharing.patient).select_related("author")
+    return [n for n in rows if sharing.sees(InfoClass.PSYCHOTHERAPY_NOTES, n.organization_id, n.author_id)]
+
+
+def get_psychotherapy_note_for(sharing: Sharing, public_id: object) -> tuple[PsychotherapyNote, Grant]:
+    pid = parse_public_id(public_id)
+    note = PsychotherapyNote.objects.filter(patient=sharing.patient, public_id=pid).select_related("author").first()
+    grant = None if note is None else sharing.grant(InfoClass.PSYCHOTHERAPY_NOTES, note.organization_id, note.author_id)
+    if note is None or grant is None:
+        raise Http404("Not found")
+    return note, grant
+
+
+def can_write_records(user: User | AnonymousUser | None, patient: Patient) -> bool:
+    """Clinicians write in the chart: the practice's therapists, and prescribers on the care team."""
+    if not _is_signed_in(user):
+        return False
+    st = standing(user)
+    if Role.THERAPIST in st.roles_in(patient.practice_id):
+        return True
+    day = patient.practice.local_date()
+    return CareTeamMember.objects.filter(
+        active_on(day), patient=patient, user=user, organization__in=st.orgs_with(CLINICAL_ROLES)
+    ).exists()
+
+
+def record_organization(user: User, patient: Patient) -> Organization | None:
+    """The organization a clinician writes for, for this patient."""
+    st = standing(user)
+    if Role.THERAPIST in st.roles_in(patient.practice_id):
+        return patient.practice
+    member = (
+        CareTeamMember.objects.filter(active_on(patient.practice.local_date()), patient=patient, user=user)
+        .select_related("organization")
+        .first()
+    )
+    return None if member is None else member.organization
+
+
+def can_manage_consent(user: User | AnonymousUser | None, patient: Patient) -> bool:
+    """The patient's practice prepares, collects and revokes authorizations."""
+    return can_edit_patient(user, patient)
+
+
+def get_authorization_for(user: User | AnonymousUser | None, patient: Patient, public_id: object) -> Authorization:
+    if not can_manage_consent(user, patient):
+        raise Http404("Not found")
+    found = (
+        Authorization.objects.filter(patient=patient, public_id=parse_public_id(public_id))
+        .select_related("discloser", "recipient", "recipient_clinician", "source_clinician", "patient__practice")
+        .first()
+    )
+    if found is None:
+        raise Http404("Not found")
+    return found
+
+
+def can_break_glass(user: User | AnonymousUser | None, sharing: Sharing) -> bool:
+    """A clinician on the care team today, missing consent, not already in an emergency grant."""
+    if not _is_signed_in(user) or sharing.in_emergency or not sharing.withheld:
+        return False
+    day = sharing.patient.practice.local_date(sharing.at)
+    return CareTeamMember.objects.filter(
+        active_on(day),
+        patient=sharing.patient,
+        user=user,
+        organization__in=standing(user).orgs_with(CLINICAL_ROLES),
+    ).exists()
+
+
+def can_view_disclosures(user: User | AnonymousUser | None, patient: Patient) -> bool:
+    """The accounting of disclosures is the practice's to give the patient."""
+    return can_edit_patient(user, patient)
+
+
+def privacy_review_organizations(user: User | AnonymousUser | None) -> list[Organization]:
+    """Practices whose emergency-access uses this admin reviews."""
+    return standing(user).orgs_with({Role.PRACTICE_ADMIN}, OrganizationKind.PRACTICE)
+
+
+def get_break_glass_for_review(user: User | AnonymousUser | None, public_id: object) -> BreakGlass:
+    found = (
+        BreakGlass.objects.filter(
+            public_id=parse_public_id(public_id), patient__practice__in=privacy_review_organizations(user)
+        )
+        .select_related("patient", "user", "organization")
+        .first()
+    )
+    if found is None:
+        raise Http404("Not found")
+    return found

@@ -25,6 +25,11 @@ class Action(models.TextChoices):
     PASSWORD_RESET = "password_reset", "Reset a password"
     ROLE_CHANGE = "role_change", "Changed a role"
     SUDO = "sudo", "Confirmed identity"
+    SEND = "send", "Sent"
+    SIGN = "sign", "Signed"
+    REVOKE = "revoke", "Revoked"
+    EMERGENCY_ACCESS = "emergency_access", "Used emergency access"
+    REVIEW = "review", "Reviewed"
 
 
 class AuditEvent(models.Model):

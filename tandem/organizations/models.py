@@ -42,6 +42,13 @@ class Organization(models.Model):
     kind = models.CharField(max_length=16, choices=OrganizationKind.choices)
     timezone = models.CharField(max_length=64, validators=[validate_timezone])
     states = models.JSONField(default=list, blank=True, help_text="Two-letter states where it works.")
+    # HIPAA lets providers share for treatment without an authorization; many
+    # states and practices ask for one anyway. A practice decides for its patients.
+    treatment_sharing_requires_authorization = models.BooleanField(
+        "sharing for treatment needs the patient's signed authorization",
+        default=True,
+        help_text="Applies to this practice's patients. Psychotherapy notes and Part 2 records always need one.",
+    )
     created_at = models.DateTimeField(default=dj_timezone.now)
 
     class Meta:

@@ -13,6 +13,7 @@ from django.utils import timezone
 from tandem.access import policy
 from tandem.accounts.models import User
 from tandem.patients.models import CareTeamMember, Patient, active_on
+from tandem.records.models import Document
 
 _DATE_US = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 
@@ -84,9 +85,10 @@ class TimelineEntry:
     kind: str
 
 
-def timeline(patient: Patient, team: list[CareTeamMember]) -> list[TimelineEntry]:
-    """The chart's activity timeline, newest first. Later capabilities add
-    their own entries (visits, notes, scores) here."""
+def timeline(patient: Patient, team: list[CareTeamMember], documents: list[Document]) -> list[TimelineEntry]:
+    """The chart's activity timeline, newest first. Records come in already
+    filtered by what the viewer may see (``policy.visible_documents``);
+    psychotherapy notes never appear here."""
     entries = [TimelineEntry(when=patient.created_at, text="Registered at " + patient.practice.name, kind="registered")]
     tz = timezone.get_current_timezone()
     for member in team:
@@ -103,4 +105,12 @@ def timeline(patient: Patient, team: list[CareTeamMember]) -> list[TimelineEntry
             entries.append(
                 TimelineEntry(when=end, text=f"{member.user.display_name} left the care team", kind="care_team")
             )
+    for document in documents:
+        entries.append(
+            TimelineEntry(
+                when=document.occurred_at,
+                text=f"{document.effective_class_label}: {document.title} ({document.author.display_name})",
+                kind="record",
+            )
+        )
     return sorted(entries, key=lambda e: e.when, reverse=True)

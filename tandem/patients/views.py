@@ -12,9 +12,12 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tandem.access import policy
+from tandem.access.classes import InfoClass
 from tandem.accounts.models import User
 from tandem.audit import services as audit
 from tandem.audit.models import Action
+from tandem.consent import selectors as consent_selectors
+from tandem.consent.disclosures import Ledger, write_all
 from tandem.patients import selectors, services
 from tandem.patients.forms import CareTeamAddForm, CareTeamEndForm, PatientForm
 from tandem.patients.models import Patient
@@ -46,6 +49,15 @@ def patient_list(request: HttpRequest) -> HttpResponse:
     mine = request.GET.get("mine") == "1"
     patients = selectors.search_patients(request.user, query=query, mine=mine)
     page = Paginator(patients, PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = list(page.object_list)
+    sharing = policy.sharing_for_patients(request.user, rows)
+    ledgers = []
+    for p in rows:
+        ledger = Ledger(sharing[p.pk])
+        # Insurance and pronouns are demographics: shown only where they may be.
+        p.shows_demographics = ledger.note(p.practice_id, InfoClass.DEMOGRAPHICS, f"patient:{p.public_id}")
+        ledgers.append(ledger)
+    write_all(ledgers)
     # The search words may be a patient's name: the trail records that a search happened, not what it was.
     audit.record(
         actor=_actor(request),
@@ -58,6 +70,7 @@ def patient_list(request: HttpRequest) -> HttpResponse:
     context = {
         "nav": "patients",
         "page": page,
+        "rows": rows,
         "query": query,
         "mine": mine,
         "can_register": bool(policy.practices_for_new_patients(request.user)),
@@ -100,6 +113,13 @@ def patient_create(request: HttpRequest) -> HttpResponse:
 def patient_chart(request: HttpRequest, public_id: str) -> HttpResponse:
     with transaction.atomic():
         patient = policy.get_patient_for(request.user, public_id)
+        sharing = policy.sharing_for(request.user, patient)
+        ledger = Ledger(sharing)
+        shows_demographics = ledger.note(patient.practice_id, InfoClass.DEMOGRAPHICS, f"patient:{patient.public_id}")
+        documents = policy.visible_documents(sharing)
+        for d in documents:
+            ledger.note(d.organization_id, d.effective_class, f"document:{d.public_id}")
+        ledger.write()
         _record_view(request, patient, "patient_chart")
     team = selectors.care_team(patient)
     today = patient.practice.local_date()
@@ -107,12 +127,18 @@ def patient_chart(request: HttpRequest, public_id: str) -> HttpResponse:
         "nav": "patients",
         "patient": patient,
         "age": patient.age_on(today),
+        "shows_demographics": shows_demographics,
+        "sharing": sharing,
+        "documents": documents,
         "current_team": [m for m in team if m.is_active_on(today) or m.starts_on > today],
         "past_team": [m for m in team if m.ends_on and m.ends_on < today],
-        "timeline": selectors.timeline(patient, team),
+        "timeline": selectors.timeline(patient, team, documents),
         "can_edit": policy.can_edit_patient(request.user, patient),
         "can_manage_team": policy.can_manage_care_team(request.user, patient),
         "can_view_access": policy.can_view_access_history(request.user, patient),
+        "can_write": policy.can_write_records(request.user, patient),
+        "can_break_glass": policy.can_break_glass(request.user, sharing),
+        "consent": consent_selectors.summary(patient) if policy.can_manage_consent(request.user, patient) else None,
         "today": today,
     }
     return render(request, "patients/chart.html", context)

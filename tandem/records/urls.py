@@ -1,0 +1,14 @@
+from django.urls import path
+
+from tandem.records import views
+
+app_name = "records"
+
+urlpatterns = [
+    path("patients/<str:public_id>/records/new/", views.document_new, name="document_new"),
+    path("patients/<str:public_id>/records/<str:document_id>/", views.document_detail, name="document"),
+    path("patients/<str:public_id>/summary.pdf", views.summary_pdf, name="summary_pdf"),
+    path("patients/<str:public_id>/psychotherapy-notes/", views.psychotherapy_notes, name="pn_list"),
+    path("patients/<str:public_id>/psychotherapy-notes/new/", views.psychotherapy_note_new, name="pn_new"),
+    path("patients/<str:public_id>/psychotherapy-notes/<str:note_id>/", views.psychotherapy_note, name="pn"),
+]
