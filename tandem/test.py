@@ -27,6 +27,7 @@ from django.test import Client
 
 from tandem.accounts import services as account_services
 from tandem.accounts.models import MfaDevice, User
+from tandem.consent.models import Authorization
 from tandem.organizations.models import Membership, Organization, OrganizationKind, Partnership, Role
 from tandem.patients.models import CareTeamMember, CareTeamRole, Patient, Payer
 
@@ -202,3 +203,51 @@ def page_text(response: HttpResponse, *, replace: dict[str, str] | None = None) 
     for old, new in (replace or {}).items():
         text = text.replace(old, new)
     return text
+
+
+def grant_authorization(
+    patient: Patient,
+    discloser: Organization,
+    recipient: Organization,
+    *,
+    kind: str = "coordination",
+    classes: list[str] | None = None,
+    mutual: bool = True,
+    recipient_clinician: User | None = None,
+    signed_at: datetime.datetime | None = None,
+    expires_on: datetime.date | None = None,
+    revoked_at: datetime.datetime | None = None,
+) -> Authorization:
+    """A signed authorization row for access tests. (Signing itself, with its
+    PDF, is tested through the signing services.)"""
+    from django.utils import timezone
+
+    from tandem.access.classes import TREATMENT_CLASSES
+
+    defaults = {
+        "coordination": list(TREATMENT_CLASSES),
+        "psychotherapy_notes": ["psychotherapy_notes"],
+        "part2": ["part2"],
+    }
+    return Authorization.objects.create(
+        patient=patient,
+        kind=kind,
+        template_key=kind,
+        template_version=1,
+        template_sha256="0" * 64,
+        discloser=discloser,
+        recipient=recipient,
+        mutual=mutual and kind == "coordination",
+        recipient_clinician=recipient_clinician,
+        classes=classes if classes is not None else defaults.get(kind, []),
+        purpose="Coordination of care",
+        expires_on=expires_on or datetime.date(2099, 1, 1),
+        status="signed",
+        signed_at=signed_at or timezone.now() - datetime.timedelta(days=1),
+        signed_via="office",
+        signer_name=patient.full_name,
+        signer_role="patient",
+        pdf_sha256="0" * 64,
+        revoked_at=revoked_at,
+        created_by=User.objects.filter(memberships__organization=patient.practice).first() or User.objects.first(),
+    )

@@ -8,6 +8,7 @@ same page a made-up ID gets.
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -78,7 +79,114 @@ def prescriber_licence(c: Cast, *, with_document: bool) -> dict[str, object]:
     return {"public_id": c.prescriber.public_id, "kind": "licence", "credential_id": licence.public_id}
 
 
+def pending_authorization(c: Cast) -> dict[str, object]:
+    from tandem.audit.services import RequestMeta
+    from tandem.consent import services
+
+    authorization = services.prepare(
+        actor=c.therapist,
+        patient=c.patient,
+        template_key="coordination",
+        discloser=c.riverbend,
+        recipient=c.northstar,
+        mutual=True,
+        classes=["appointments", "medications"],
+        purpose="Coordination of care",
+        expires_on=None,
+        expiry_event="When treatment ends",
+        meta=RequestMeta(None, ""),
+    )
+    return {"public_id": c.patient.public_id, "authorization_id": authorization.public_id}
+
+
+def signed_authorization(c: Cast) -> dict[str, object]:
+    from tandem.audit.services import RequestMeta
+    from tandem.consent import services
+    from tandem.consent.models import Authorization
+
+    kwargs = pending_authorization(c)
+    authorization = Authorization.objects.get(public_id=kwargs["authorization_id"])
+    services.sign(
+        authorization=authorization,
+        signature=services.Signature(name="Avery Quintero", agreed=True, role="patient"),
+        via="office",
+        ip_address="127.0.0.1",
+        meta=RequestMeta(None, ""),
+        witness=c.therapist,
+    )
+    return kwargs
+
+
+def signing_token(c: Cast, *, signed: bool) -> dict[str, object]:
+    from tandem.audit.services import RequestMeta
+    from tandem.consent import services
+    from tandem.consent.models import Authorization
+
+    c.patient.email = "avery@example.test"
+    c.patient.save()
+    authorization = Authorization.objects.get(public_id=pending_authorization(c)["authorization_id"])
+    link, token = services.send_link(
+        actor=c.therapist, authorization=authorization, channel="email", meta=RequestMeta(None, "")
+    )
+    if signed:
+        services.sign(
+            authorization=authorization,
+            signature=services.Signature(name="Avery Quintero", agreed=True, role="patient"),
+            via="link",
+            ip_address="127.0.0.1",
+            meta=RequestMeta(None, ""),
+            link=link,
+        )
+    return {"token": token}
+
+
+def emergency_grant(c: Cast) -> dict[str, object]:
+    from tandem.audit.services import RequestMeta
+    from tandem.consent import services
+
+    grant = services.break_glass(
+        actor=c.prescriber,
+        patient=c.patient,
+        reason="Patient called in crisis, needs medication history now",
+        meta=RequestMeta(None, ""),
+    )
+    return {"grant_id": grant.public_id}
+
+
+def riverbend_record(c: Cast) -> dict[str, object]:
+    from tandem.records.models import Document
+
+    document = Document.objects.create(
+        patient=c.patient,
+        organization=c.riverbend,
+        author=c.therapist,
+        info_class="progress_notes",
+        title="Session 4",
+        body="Discussed sleep.",
+        occurred_on=datetime.date(2026, 1, 5),
+    )
+    return {"public_id": c.patient.public_id, "document_id": document.public_id}
+
+
+def private_note(c: Cast) -> dict[str, object]:
+    from tandem.records.models import PsychotherapyNote
+
+    note = PsychotherapyNote.objects.create(
+        patient=c.patient,
+        organization=c.riverbend,
+        author=c.therapist,
+        body="Process notes.",
+        occurred_on=datetime.date(2026, 1, 5),
+    )
+    return {"public_id": c.patient.public_id, "note_id": note.public_id}
+
+
+def note_text(c: Cast) -> dict[str, str]:
+    return {"note": "Signed revocation letter received"}
+
+
 F = frozenset
+CARE_TEAM_CLINICIANS = {"therapist", "prescriber"}
 MATRIX: dict[str, Entry] = {
     "home:root": Entry(same_for_all=302),
     "home:today": Entry(),
@@ -138,6 +246,67 @@ MATRIX: dict[str, Entry] = {
     "credentials:document": Entry(
         kwargs=lambda c: prescriber_licence(c, with_document=True), allowed=F({"prescriber", "group_admin"})
     ),
+    # Consent: the patient's practice manages authorizations and gives the accounting.
+    "consent:list": Entry(kwargs=patient, allowed=F(PRACTICE_STAFF), patient_scoped=True),
+    "consent:new": Entry(
+        kwargs=lambda c: {"public_id": c.patient.public_id, "template_key": "coordination"},
+        allowed=F(PRACTICE_STAFF),
+        patient_scoped=True,
+    ),
+    "consent:detail": Entry(kwargs=pending_authorization, allowed=F(PRACTICE_STAFF), patient_scoped=True),
+    "consent:send": Entry(
+        kwargs=pending_authorization,
+        method="POST",
+        allowed=F(PRACTICE_STAFF),
+        ok=302,
+        data=lambda c: {"channel": "email"},
+        patient_scoped=True,
+    ),
+    "consent:office_sign": Entry(kwargs=pending_authorization, allowed=F(PRACTICE_STAFF), patient_scoped=True),
+    "consent:pdf": Entry(kwargs=signed_authorization, allowed=F(PRACTICE_STAFF), patient_scoped=True),
+    "consent:email_copy": Entry(
+        kwargs=signed_authorization, method="POST", allowed=F(PRACTICE_STAFF), ok=302, patient_scoped=True
+    ),
+    "consent:revoke": Entry(
+        kwargs=signed_authorization,
+        method="POST",
+        allowed=F(PRACTICE_STAFF),
+        ok=302,
+        data=note_text,
+        patient_scoped=True,
+    ),
+    "consent:expiry_event": Entry(
+        kwargs=signed_authorization, method="POST", allowed=F(PRACTICE_STAFF), ok=302, patient_scoped=True
+    ),
+    # Emergency access: care-team clinicians missing consent (no authorization in the cast).
+    "consent:break_glass": Entry(kwargs=patient, allowed=F(CARE_TEAM_CLINICIANS), patient_scoped=True),
+    "consent:break_glass_review": Entry(allowed=F({"admin"})),
+    "consent:break_glass_signoff": Entry(
+        kwargs=emergency_grant,
+        method="POST",
+        allowed=F({"admin"}),
+        ok=302,
+        data=lambda c: {"note": "Confirmed with the clinician: crisis call."},
+    ),
+    "consent:disclosures": Entry(kwargs=patient, allowed=F(PRACTICE_STAFF), patient_scoped=True),
+    "consent:disclosures_pdf": Entry(kwargs=patient, allowed=F(PRACTICE_STAFF), patient_scoped=True),
+    # The patient's link needs no account: anyone holding it sees the same page.
+    "consent:sign": Entry(kwargs=lambda c: signing_token(c, signed=False), same_for_all=200),
+    "consent:sign_copy": Entry(kwargs=lambda c: signing_token(c, signed=True), same_for_all=200),
+    # The shared record. Without an authorization (the cast has none) the
+    # partner prescriber does not see the practice's records.
+    "records:document": Entry(kwargs=riverbend_record, allowed=F(PRACTICE_STAFF), patient_scoped=True),
+    "records:document_new": Entry(
+        kwargs=patient, allowed=F({"therapist", "colleague", "prescriber"}), patient_scoped=True
+    ),
+    "records:summary_pdf": Entry(kwargs=patient, allowed=F(CHART_READERS), patient_scoped=True),
+    "records:pn_list": Entry(
+        kwargs=lambda c: {"public_id": private_note(c)["public_id"]},
+        allowed=F({"therapist", "colleague"}),
+        patient_scoped=True,
+    ),
+    "records:pn_new": Entry(kwargs=patient, allowed=F({"therapist", "colleague"}), patient_scoped=True),
+    "records:pn": Entry(kwargs=private_note, allowed=F({"therapist"}), patient_scoped=True),
     "admin:index": Entry(same_for_all=302),
     "admin_login_redirect": Entry(same_for_all=302),
 }
