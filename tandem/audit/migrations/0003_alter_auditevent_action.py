@@ -4,15 +4,39 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('audit', '0002_append_only_triggers'),
+        ("audit", "0002_append_only_triggers"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='auditevent',
-            name='action',
-            field=models.CharField(choices=[('view', 'Viewed'), ('list', 'Listed'), ('search', 'Searched'), ('create', 'Created'), ('update', 'Updated'), ('delete', 'Removed'), ('export', 'Exported'), ('sign_in', 'Signed in'), ('sign_in_failed', 'Sign-in failed'), ('sign_out', 'Signed out'), ('mfa_enroll', 'Enrolled a second factor'), ('mfa_reset', 'Reset a second factor'), ('password_reset', 'Reset a password'), ('role_change', 'Changed a role'), ('sudo', 'Confirmed identity'), ('send', 'Sent'), ('sign', 'Signed'), ('revoke', 'Revoked'), ('emergency_access', 'Used emergency access'), ('review', 'Reviewed')], db_index=True, max_length=32),
+            model_name="auditevent",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("view", "Viewed"),
+                    ("list", "Listed"),
+                    ("search", "Searched"),
+                    ("create", "Created"),
+                    ("update", "Updated"),
+                    ("delete", "Removed"),
+                    ("export", "Exported"),
+                    ("sign_in", "Signed in"),
+                    ("sign_in_failed", "Sign-in failed"),
+                    ("sign_out", "Signed out"),
+                    ("mfa_enroll", "Enrolled a second factor"),
+                    ("mfa_reset", "Reset a second factor"),
+                    ("password_reset", "Reset a password"),
+                    ("role_change", "Changed a role"),
+                    ("sudo", "Confirmed identity"),
+                    ("send", "Sent"),
+                    ("sign", "Signed"),
+                    ("revoke", "Revoked"),
+                    ("emergency_access", "Used emergency access"),
+                    ("review", "Reviewed"),
+                ],
+                db_index=True,
+                max_length=32,
+            ),
         ),
     ]
