@@ -1,0 +1,83 @@
+"""Consent pages and the gated chart run a fixed number of queries, however
+many authorizations, records, disclosures or emergency grants there are."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from tandem.consent.models import BreakGlass, Disclosure
+from tandem.patients.tests.test_query_budgets import queries_for
+from tandem.records.models import Document, PsychotherapyNote
+from tandem.test import Cast, grant_authorization, sign_in
+
+
+def _grow(cast: Cast, n: int) -> None:
+    now = timezone.now()
+    for _ in range(n):
+        authorization = grant_authorization(cast.patient, cast.riverbend, cast.northstar)
+        Disclosure.objects.create(
+            patient=cast.patient,
+            source=cast.riverbend,
+            recipient=cast.northstar,
+            recipient_user=cast.prescriber,
+            classes=["medications"],
+            records=["document:x"],
+            purpose="Coordination of care",
+            basis="authorization",
+            authorization=authorization,
+        )
+        BreakGlass.objects.create(
+            patient=cast.patient,
+            user=cast.prescriber,
+            organization=cast.northstar,
+            reason="An emergency that needed the record",
+            started_at=now - datetime.timedelta(days=2),
+            expires_at=now - datetime.timedelta(days=2) + datetime.timedelta(hours=1),
+        )
+        for author, org in [(cast.therapist, cast.riverbend), (cast.prescriber, cast.northstar)]:
+            Document.objects.create(
+                patient=cast.patient,
+                organization=org,
+                author=author,
+                info_class="progress_notes",
+                title="A note",
+                body="Text",
+                occurred_on=datetime.date(2026, 1, 1),
+            )
+        PsychotherapyNote.objects.create(
+            patient=cast.patient,
+            organization=cast.riverbend,
+            author=cast.therapist,
+            body="Private",
+            occurred_on=datetime.date(2026, 1, 1),
+        )
+
+
+BUDGETS = {
+    # (viewer, route, takes the patient): the most queries the page may run.
+    ("prescriber", "patients:chart", True): 18,
+    ("therapist", "patients:chart", True): 18,
+    ("prescriber", "patients:list", False): 16,
+    ("admin", "consent:list", True): 12,
+    ("admin", "consent:disclosures", True): 11,
+    ("admin", "consent:break_glass_review", False): 8,
+    ("therapist", "records:pn_list", True): 14,
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("who", "route", "patient_scoped"), sorted(BUDGETS))
+def test_page_queries_stay_within_budget_as_rows_grow(who: str, route: str, patient_scoped: bool, cast: Cast) -> None:
+    client = sign_in(Client(), cast.everyone()[who])
+    url = reverse(route, args=[cast.patient.public_id] if patient_scoped else [])
+    _grow(cast, 1)
+    small = queries_for(client, url)
+    _grow(cast, 25)
+    large = queries_for(client, url)
+    assert small == large, f"{route}: {small} queries with a few rows, {large} with many"
+    assert large <= BUDGETS[(who, route, patient_scoped)]
