@@ -249,5 +249,5 @@ def grant_authorization(
         signer_role="patient",
         pdf_sha256="0" * 64,
         revoked_at=revoked_at,
-        created_by=User.objects.filter(memberships__organization=patient.practice).first() or User.objects.first(),
+        created_by=creator,
     )

@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from tandem.access.classes import TREATMENT_CLASSES, InfoClass
 from tandem.audit.models import AuditEvent
-from tandem.consent.models import Authorization, Basis, BreakGlass
+from tandem.consent.models import Authorization, Basis, BreakGlass, SigningLink
 from tandem.consent.models import Kind as ConsentKind
 from tandem.consent.models import in_force as consent_in_force
 from tandem.organizations.models import (
@@ -606,6 +606,21 @@ def can_view_disclosures(user: User | AnonymousUser | None, patient: Patient) ->
 def privacy_review_organizations(user: User | AnonymousUser | None) -> list[Organization]:
     """Practices whose emergency-access uses this admin reviews."""
     return standing(user).orgs_with({Role.PRACTICE_ADMIN}, OrganizationKind.PRACTICE)
+
+
+def signing_link_for(token: str) -> SigningLink:
+    """The patient's signing link: the token alone is the permission, and only
+    while the link is unused, unexpired and not withdrawn (else LinkRefused)."""
+    from tandem.consent.services import open_link
+
+    return open_link(token)
+
+
+def signed_copy_for(token: str) -> SigningLink:
+    """The signer's own copy, through the link they signed with, for a short while."""
+    from tandem.consent.services import copy_link
+
+    return copy_link(token)
 
 
 def get_break_glass_for_review(user: User | AnonymousUser | None, public_id: object) -> BreakGlass:

@@ -80,7 +80,11 @@ def named_clinicians(patient: Patient) -> list[User]:
 
 def _fields_for(authorization: Authorization, patient: Patient) -> dict[str, str]:
     labels = [str(InfoClass(c).label) for c in authorization.classes]
-    information = "; ".join(labels) if labels else "No health information is disclosed under this consent"
+    information = (
+        "; ".join(labels)
+        if labels
+        else "your consent to care by video and to collaborative care; no records are disclosed under it"
+    )
     discloser = authorization.discloser.name
     recipient = authorization.recipient.name
     if authorization.source_clinician:

@@ -245,7 +245,7 @@ def _refused(request: HttpRequest, reason: str) -> HttpResponse:
 def patient_sign(request: HttpRequest, token: str) -> HttpResponse:
     """The patient's page behind the secure link: no account needed."""
     try:
-        link = services.open_link(token)
+        link = policy.signing_link_for(token)
     except services.LinkRefused as exc:
         return _refused(request, exc.reason)
     authorization = link.authorization
@@ -284,7 +284,7 @@ def patient_sign(request: HttpRequest, token: str) -> HttpResponse:
 def patient_copy(request: HttpRequest, token: str) -> HttpResponse:
     """The signer's own copy, for an hour after signing through the link."""
     try:
-        link = services.copy_link(token)
+        link = policy.signed_copy_for(token)
     except services.LinkRefused as exc:
         return _refused(request, exc.reason)
     authorization = Authorization.objects.select_related("patient").get(pk=link.authorization_id)

@@ -104,3 +104,28 @@ def membership_set_active(*, actor: User, membership: Membership, active: bool, 
             target_id=membership.public_id,
             detail={"active": active},
         )
+
+
+@transaction.atomic
+def set_treatment_sharing(
+    *, actor: User, organization: Organization, requires_authorization: bool, meta: audit.RequestMeta
+) -> bool:
+    """A practice decides whether treatment information reaches partner
+    prescribers only under a signed authorization. Returns whether it changed."""
+    if not organization.is_practice:
+        raise ValidationError("Only a therapy practice sets this, for its own patients.")
+    locked = Organization.objects.select_for_update().get(pk=organization.pk)
+    if locked.treatment_sharing_requires_authorization == requires_authorization:
+        return False
+    locked.treatment_sharing_requires_authorization = requires_authorization
+    locked.save(update_fields=["treatment_sharing_requires_authorization"])
+    audit.record(
+        actor=actor,
+        action=Action.UPDATE,
+        purpose="operations",
+        meta=meta,
+        target_type="sharing_policy",
+        target_id=organization.public_id,
+        detail={"requires_authorization": requires_authorization},
+    )
+    return True

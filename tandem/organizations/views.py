@@ -147,3 +147,22 @@ def member_reset_mfa(request: HttpRequest, org_id: str, member_id: str) -> HttpR
     )
     messages.success(request, f"{membership.user.full_name} will set up a new authenticator at their next sign-in.")
     return redirect("organizations:members", organization.public_id)
+
+
+@require_POST
+@login_required
+@sudo_required
+def sharing_policy(request: HttpRequest, org_id: str) -> HttpResponse:
+    organization = policy.get_administered_organization(request.user, org_id)
+    choice = request.POST.get("requires_authorization")
+    if choice not in {"yes", "no"} or not organization.is_practice:
+        messages.error(request, "Choose whether sharing for treatment needs a signed authorization.")
+        return redirect("organizations:members", organization.public_id)
+    changed = services.set_treatment_sharing(
+        actor=_actor(request),
+        organization=organization,
+        requires_authorization=choice == "yes",
+        meta=audit.RequestMeta.from_request(request),
+    )
+    messages.success(request, "Sharing policy saved." if changed else "Nothing changed.")
+    return redirect("organizations:members", organization.public_id)

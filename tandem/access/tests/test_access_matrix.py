@@ -221,6 +221,9 @@ MATRIX: dict[str, Entry] = {
     "organizations:member_active": Entry(
         kwargs=riverbend_member, method="POST", allowed=F({"admin"}), ok=302, data=lambda c: {"active": "1"}
     ),
+    "organizations:sharing_policy": Entry(
+        kwargs=riverbend, method="POST", allowed=F({"admin"}), ok=302, data=lambda c: {"requires_authorization": "no"}
+    ),
     "organizations:member_reset_mfa": Entry(kwargs=riverbend_member, method="POST", allowed=F({"admin"}), ok=302),
     "audit:report": Entry(allowed=F(ADMINS)),
     "audit:export": Entry(allowed=F(ADMINS)),

@@ -223,3 +223,28 @@ def test_the_practice_chooses_whether_treatment_sharing_needs_an_authorization(c
     assert sharing.grant("medications", cast.riverbend.pk).basis == "treatment"  # type: ignore[union-attr]
     assert not sharing.sees("part2", cast.riverbend.pk)
     assert policy.visible_psychotherapy_notes(sharing) == []
+
+
+@pytest.mark.django_db
+def test_the_practice_admin_sets_the_sharing_policy(cast: Cast) -> None:
+    url = reverse("organizations:sharing_policy", args=[cast.riverbend.public_id])
+    admin = sign_in(Client(), cast.admin, sudo=True)
+    assert admin.post(url, {"requires_authorization": "maybe"}).status_code == 302
+    cast.riverbend.refresh_from_db()
+    assert cast.riverbend.treatment_sharing_requires_authorization
+    assert admin.post(url, {"requires_authorization": "no"}).status_code == 302
+    cast.riverbend.refresh_from_db()
+    assert not cast.riverbend.treatment_sharing_requires_authorization
+    assert AuditEvent.objects.filter(target_type="sharing_policy", actor_id=cast.admin.pk).count() == 1
+    # Without a fresh identity check, nothing changes.
+    plain = sign_in(Client(), cast.admin)
+    assert plain.post(url, {"requires_authorization": "yes"})["Location"].startswith(reverse("accounts:sudo"))
+    cast.riverbend.refresh_from_db()
+    assert not cast.riverbend.treatment_sharing_requires_authorization
+    # A group has no patients of its own to set this for.
+    group = sign_in(Client(), cast.group_admin, sudo=True)
+    group.post(
+        reverse("organizations:sharing_policy", args=[cast.northstar.public_id]), {"requires_authorization": "no"}
+    )
+    cast.northstar.refresh_from_db()
+    assert cast.northstar.treatment_sharing_requires_authorization

@@ -86,7 +86,7 @@ COUNT = (
     "from tandem.credentials.models import ExpiryAlert as A\n"
     "from tandem.messaging.models import Notification as N\n"
     "wa = A.objects.filter(credential_kind='StateLicense', days_before=30).count()\n"
-    "print(A.objects.count(), N.objects.count(), wa)"
+    "print(A.objects.count(), N.objects.filter(kind='credential_expiry').count(), wa)"
 )
 
 
