@@ -9,7 +9,7 @@ REDIS_URL ?= redis://127.0.0.1:6379/0
 XDIST ?= -n 2
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: demo test venv test-deps lint typecheck migrations-check test-sqlite test-postgres test-e2e test-bench bench clean
+.PHONY: demo test venv pdf-deps test-deps lint typecheck migrations-check test-sqlite test-postgres test-e2e test-bench bench clean
 
 $(BIN)/tandem: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Tandem needs Python 3.11 or newer")'
@@ -20,7 +20,20 @@ $(BIN)/tandem: pyproject.toml
 
 venv: $(BIN)/tandem
 
-demo: venv
+# WeasyPrint draws the PDFs (signed authorizations, reports) with Pango.
+pdf-deps: venv
+	@if ! $(BIN)/python -c 'import weasyprint' >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Pango for PDFs..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core >/dev/null; \
+	  else \
+	    echo "PDFs need Pango. Install with:"; \
+	    echo "    sudo apt-get install libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core"; \
+	    exit 1; \
+	  fi; \
+	fi
+
+demo: venv pdf-deps
 	@mkdir -p var
 	$(DEMO_ENV) $(BIN)/tandem migrate --verbosity 0
 	$(DEMO_ENV) $(BIN)/tandem demo
@@ -30,7 +43,7 @@ demo: venv
 
 # Debian's Chromium drives the browser suite (never `playwright install`),
 # coturn relays video, and wrk drives the benchmark.
-test-deps: venv
+test-deps: venv pdf-deps
 	@missing=""; \
 	[ -x $(CHROMIUM) ] || missing="$$missing chromium"; \
 	command -v turnserver >/dev/null || missing="$$missing coturn"; \

@@ -2,20 +2,44 @@
 
 Every person here is invented. Phone numbers are in the 555-01xx range kept
 for fiction, email addresses are on example.com, and member IDs are made up.
+So are the chart records and the authorizations: most patients Riverbend
+shares with Northstar have signed one, and a few show the other states a
+consent can be in (revoked, expired, waiting for signature).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import hashlib
+import logging
 import random
+import zoneinfo
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
-from django.db import transaction
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import models, transaction
 from django.utils import timezone
 
+from tandem.access.classes import TREATMENT_CLASSES, InfoClass
 from tandem.accounts.models import MfaDevice, User
 from tandem.audit import services as audit
 from tandem.audit.models import Action
+from tandem.consent import documents
+from tandem.consent import services as consent
+from tandem.consent.models import (
+    Authorization,
+    BreakGlass,
+    Disclosure,
+    SignedVia,
+    SignerRole,
+    SigningLink,
+    Status,
+)
+from tandem.consent.pdf import render_pdf
 from tandem.credentials.models import (
     BoardCertification,
     ClinicianProfile,
@@ -27,6 +51,7 @@ from tandem.credentials.models import (
 )
 from tandem.organizations.models import Membership, Organization, OrganizationKind, Partnership, Role
 from tandem.patients.models import CareTeamMember, CareTeamRole, Language, Patient, Payer, SexAtBirth
+from tandem.records.models import Document, PsychotherapyNote
 
 PASSWORD = "tandem-demo"
 TOTP_SECRET = "JBSWY3DPEHPK3PXP"
@@ -44,7 +69,7 @@ class DemoUser:
     timezone: str = "America/Los_Angeles"
 
 
-ORGS = {
+ORGS: dict[str, dict[str, Any]] = {
     "riverbend": {
         "name": "Riverbend Counseling",
         "slug": "riverbend-counseling",
@@ -58,6 +83,8 @@ ORGS = {
         "kind": OrganizationKind.PRACTICE,
         "timezone": "America/Los_Angeles",
         "states": ["CA"],
+        # For contrast with Riverbend: this practice shares for treatment without asking first.
+        "treatment_sharing_requires_authorization": False,
     },
     "northstar": {
         "name": "Northstar Psychiatry",
@@ -259,12 +286,31 @@ def reset() -> None:
     slugs = [o["slug"] for o in ORGS.values()]
     with transaction.atomic():
         orgs = Organization.objects.filter(slug__in=slugs)
+        mine = {"patient__practice__in": orgs}
+        authorizations = Authorization.objects.filter(**mine)
+        pdfs = [name for name in authorizations.exclude(pdf="").values_list("pdf", flat=True) if name]
+        # The accounting of disclosures, emergency access and chart records hold
+        # on to patients and people: they go first.
+        Disclosure.objects.filter(**mine).delete()
+        BreakGlass.objects.filter(**mine).delete()
+        authorizations.delete()  # with their signing links
+        Document.objects.filter(**mine).delete()
+        PsychotherapyNote.objects.filter(**mine).delete()
         CareTeamMember.objects.filter(patient__practice__in=orgs).delete()
         Patient.objects.filter(practice__in=orgs).delete()
         Partnership.objects.filter(practice__in=orgs).delete()
         Membership.objects.filter(organization__in=orgs).delete()
         User.objects.filter(email__endswith=DEMO_DOMAIN_SUFFIX).delete()
         orgs.delete()
+        transaction.on_commit(lambda: _delete_files(pdfs))
+
+
+def _delete_files(names: list[str]) -> None:
+    """The signed PDFs of the removed authorizations, once their rows are gone for good."""
+    field = Authorization._meta.get_field("pdf")
+    if isinstance(field, models.FileField):
+        for name in names:
+            field.storage.delete(name)
 
 
 def _user(spec: DemoUser, orgs: dict[str, Organization]) -> User:
@@ -414,6 +460,442 @@ def _credentials(users: dict[str, User], payers: dict[str, Payer], today: dateti
     )
 
 
+# --- Consent and the chart ------------------------------------------------------------------
+#
+# Riverbend patients 0-34 have a Northstar prescriber; the shared ones below are
+# picked by that index. Most have signed a coordination authorization; these
+# show the other states, and patients 22, 33 and 34 have not been asked yet.
+SHOWCASE = 0  # full chart from both sides, and a psychotherapy note
+REVOKED = 4  # revoked in writing; the prescriber then used emergency access
+PART2 = 6  # coordination plus a Part 2 consent, and a Part 2 record
+EXPIRED = 9  # a six-month authorization that ran out
+PENDING = 13  # a form waiting for signature, its link sent by email
+NP_SHOWCASE = 26  # a patient of the psychiatric NP, with records from both sides
+NOT_ASKED = frozenset({22, 33, 34})
+SIGNED_TODAY = 31  # signed through the signing service at the moment the demo is built
+
+PART2_EXPIRY_EVENT = "When I stop treatment at Northstar Psychiatry"
+
+
+@dataclass(frozen=True)
+class DemoRecord:
+    patient: int
+    author: str
+    org: str
+    info_class: str
+    title: str
+    body: str
+    # Days before the demo is built, or days after the author joined the care team.
+    days_ago: int | None = None
+    after_start: int | None = None
+    part2: bool = False
+
+
+def _records(today: datetime.date) -> list[DemoRecord]:
+    """Short, invented chart records. Nothing here is psychotherapy-note content."""
+
+    def day(days: int) -> str:
+        d = today + datetime.timedelta(days=days)
+        return f"{d:%a %b} {d.day}"
+
+    maya, samuel = "therapist@riverbend.demo", "therapist2@riverbend.demo"
+    priya, jordan = "prescriber@northstar.demo", "np@northstar.demo"
+    return [
+        DemoRecord(
+            SHOWCASE,
+            maya,
+            "riverbend",
+            InfoClass.ASSESSMENTS,
+            "Intake PHQ-9 and GAD-7 scores",
+            "PHQ-9: 17 (moderately severe); item 9 scored 0.\n"
+            "GAD-7: 12 (moderate).\n"
+            "Sleep onset 60-90 minutes most nights; appetite reduced for about two months.\n"
+            "No prior psychiatric hospitalization. Re-screen every six sessions.",
+            after_start=1,
+        ),
+        DemoRecord(
+            SHOWCASE,
+            maya,
+            "riverbend",
+            InfoClass.DIAGNOSES,
+            "Working diagnoses",
+            "F33.1 Major depressive disorder, recurrent, moderate.\n"
+            "Rule out F41.1 Generalized anxiety disorder; revisit after the next GAD-7.\n"
+            "AUDIT-C 1: no substance use disorder identified at intake.",
+            after_start=1,
+        ),
+        DemoRecord(
+            SHOWCASE,
+            maya,
+            "riverbend",
+            InfoClass.CARE_PLAN,
+            "Treatment plan draft",
+            "Goal 1: back to three days a week at her part-time library job.\n"
+            "Goal 2: PHQ-9 below 10 within twelve weeks.\n"
+            "Weekly CBT with behavioral activation; review the plan at session 12.\n"
+            "Referred to Northstar Psychiatry for a medication evaluation.",
+            after_start=8,
+        ),
+        DemoRecord(
+            SHOWCASE,
+            maya,
+            "riverbend",
+            InfoClass.PROGRESS_NOTES,
+            "Session 38 — DAP note",
+            "D: On time. Sleeping about six hours most nights since the sertraline went up; walked three "
+            "mornings this week, as planned.\n"
+            "A: Mood brighter, affect full range. PHQ-9 today 8 (17 at intake). No safety concerns.\n"
+            "P: Continue weekly sessions and the activity log. Share the PHQ-9 trend with Dr. Raman before "
+            "her next medication visit.",
+            9,
+        ),
+        DemoRecord(
+            SHOWCASE,
+            priya,
+            "northstar",
+            InfoClass.PROGRESS_NOTES,
+            "Psychiatric evaluation summary",
+            "Referred by Maya Ortiz, LPC, for recurrent depression.\n"
+            "Two prior episodes; partial response to fluoxetine in 2019, stopped for stomach upset.\n"
+            "Mental status: cooperative, mood 'flat', thought process linear; denies suicidal or homicidal "
+            "ideation.\n"
+            "Plan: sertraline 25 mg daily for one week, then 50 mg. TSH and CMP ordered. Follow-up in four weeks.",
+            after_start=0,
+        ),
+        DemoRecord(
+            SHOWCASE,
+            priya,
+            "northstar",
+            InfoClass.MEDICATIONS,
+            "Medication list from primary care",
+            "Received from her primary care clinic and reconciled at the evaluation:\n"
+            "Lisinopril 10 mg once daily\n"
+            "Atorvastatin 20 mg at bedtime\n"
+            "Vitamin D3 2,000 IU daily\n"
+            "No known drug allergies.",
+            after_start=0,
+        ),
+        DemoRecord(
+            SHOWCASE,
+            priya,
+            "northstar",
+            InfoClass.APPOINTMENTS,
+            "Upcoming visits",
+            f"{day(12)}, 10:30 — medication follow-up with Dr. Raman (video).\n"
+            f"{day(5)} and weekly after, 16:00 — therapy with Maya Ortiz, LPC.\n"
+            "Labs (TSH, CMP) due before the medication follow-up.",
+            2,
+        ),
+        DemoRecord(
+            REVOKED,
+            maya,
+            "riverbend",
+            InfoClass.DIAGNOSES,
+            "Working diagnoses",
+            "F32.1 Major depressive disorder, single episode, moderate.\n"
+            "G47.00 Insomnia, unspecified; likely related to rotating night shifts.",
+            after_start=2,
+        ),
+        DemoRecord(
+            REVOKED,
+            maya,
+            "riverbend",
+            InfoClass.PROGRESS_NOTES,
+            "Session 31 — DAP note",
+            "D: Missed last week's session. Back on rotating night shifts; sleeping in two blocks.\n"
+            "A: Low energy, mood 'okay'. PHQ-9 today 13. Denies suicidal ideation.\n"
+            "P: Sleep-schedule worksheet; talk with his supervisor about fixed shifts. Next session in one week.",
+            30,
+        ),
+        DemoRecord(
+            REVOKED,
+            priya,
+            "northstar",
+            InfoClass.PROGRESS_NOTES,
+            "Psychiatric evaluation summary",
+            "Referred by Maya Ortiz, LPC, for depression with insomnia.\n"
+            "No prior medication trials. Drinks 1-2 energy drinks per shift.\n"
+            "Plan: bupropion XL 150 mg each morning; sleep hygiene handout; follow-up in six weeks.",
+            after_start=0,
+        ),
+        DemoRecord(
+            PART2,
+            maya,
+            "riverbend",
+            InfoClass.PROGRESS_NOTES,
+            "Alcohol use follow-up",
+            "D: Reports 4 drinking days in the past two weeks, down from daily; none in the last five days. "
+            "Attending a peer support group weekly.\n"
+            "A: AUDIT-C 6 (10 at intake). Cravings mostly in the early evening.\n"
+            "P: Continue the relapse-prevention plan; ask Dr. Raman about naltrexone.",
+            7,
+            part2=True,
+        ),
+        DemoRecord(
+            PENDING,
+            maya,
+            "riverbend",
+            InfoClass.ASSESSMENTS,
+            "Intake PHQ-9 and GAD-7 scores",
+            "PHQ-9: 9 (mild).\nGAD-7: 15 (severe); panic symptoms on workday mornings.\nRe-screen at session 6.",
+            after_start=1,
+        ),
+        DemoRecord(
+            NP_SHOWCASE,
+            samuel,
+            "riverbend",
+            InfoClass.PROGRESS_NOTES,
+            "Session 13 — DAP note",
+            "D: Started a new job two weeks ago. Using the breathing exercise before meetings.\n"
+            "A: GAD-7 today 8 (14 at intake). Sleep improved; still wakes around 4 a.m. twice a week.\n"
+            "P: Continue every other week; exposure hierarchy for presentations.",
+            6,
+        ),
+        DemoRecord(
+            NP_SHOWCASE,
+            jordan,
+            "northstar",
+            InfoClass.MEDICATIONS,
+            "Medication list",
+            "Escitalopram 10 mg once daily (since the first visit)\n"
+            "Hydroxyzine 25 mg at bedtime as needed for sleep\n"
+            "Albuterol inhaler as needed (prescribed by primary care)",
+            20,
+        ),
+        DemoRecord(
+            NP_SHOWCASE,
+            jordan,
+            "northstar",
+            InfoClass.APPOINTMENTS,
+            "Upcoming visits",
+            f"{day(9)}, 09:00 — medication check with Jordan Ellis, PMHNP-BC (video).\n"
+            f"{day(3)}, 17:00 — therapy with Samuel Okafor, LCSW.",
+            1,
+        ),
+    ]
+
+
+PSYCHOTHERAPY_NOTE = (
+    "Talked about her sister for the first time without changing the subject; a long pause first.\n"
+    "I noticed a pull to reassure her and held back.\n"
+    "Working idea: grief about the move is still unspoken. Listen for it as the holidays come up."
+)
+
+BREAK_GLASS_REASON = (
+    "Paged overnight by an emergency department: the patient came in drowsy and confused after a possible "
+    "medication interaction. I need his recent notes and diagnoses to advise the ED physician."
+)
+
+
+@contextlib.contextmanager
+def _quiet_pdf_progress() -> Iterator[None]:
+    """WeasyPrint logs each drawing step at INFO; the demo draws dozens of PDFs."""
+    logger = logging.getLogger("weasyprint.progress")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _local(day: datetime.date, hour: int, minute: int, zone: str) -> datetime.datetime:
+    return datetime.datetime.combine(day, datetime.time(hour, minute), tzinfo=zoneinfo.ZoneInfo(zone))
+
+
+def _coordination(
+    patient: Patient, orgs: dict[str, Organization], actor: User, expires_on: datetime.date
+) -> Authorization:
+    return consent.prepare(
+        actor=actor,
+        patient=patient,
+        template_key="coordination",
+        discloser=orgs["riverbend"],
+        recipient=orgs["northstar"],
+        mutual=True,
+        classes=list(TREATMENT_CLASSES),
+        purpose=documents.load("coordination").purpose_default,
+        expires_on=expires_on,
+        expiry_event="",
+        meta=audit.SYSTEM,
+    )
+
+
+def _signed_in_office(
+    authorization: Authorization,
+    witness: User,
+    signed_at: datetime.datetime,
+    expires_on: datetime.date | None = None,
+) -> None:
+    """Signed in the office on a past day: the fields and the real PDF ``consent.sign``
+    would have made then. (The service stamps the present moment, and its PDF shows it.)
+    An expiry date already past when the demo is built is set here, the text with it,
+    since preparing refuses one."""
+    a = authorization
+    template = documents.load(a.template_key, a.template_version)
+    if expires_on is not None and expires_on != a.expires_on:
+        a.expires_on = expires_on
+        a.text = documents.render(template, consent._fields_for(a, a.patient))
+    a.created_at = signed_at - datetime.timedelta(minutes=12)
+    a.status = Status.SIGNED
+    a.signed_at = signed_at
+    a.signed_via = SignedVia.OFFICE
+    a.signer_name = a.patient.full_name
+    a.signer_role = SignerRole.PATIENT
+    a.witnessed_by = witness
+    content = render_pdf(
+        "consent/pdf/authorization.html", {"authorization": a, "template": template, "patient": a.patient}
+    )
+    a.pdf_sha256 = hashlib.sha256(content).hexdigest()
+    a.pdf.save("signed.pdf", ContentFile(content), save=False)
+    a.save()
+
+
+def _consent_world(
+    orgs: dict[str, Organization],
+    users: dict[str, User],
+    riverbend: list[Patient],
+    team: list[CareTeamMember],
+) -> None:
+    rng = random.Random(20261128)
+    now = timezone.now()
+    zone = orgs["riverbend"].timezone
+    today = orgs["riverbend"].local_date(now)
+    admin = users["admin@riverbend.demo"]
+    members: dict[int, dict[str, CareTeamMember]] = {}
+    for m in team:
+        members.setdefault(m.patient.pk, {})[m.role] = m
+
+    def therapist(p: Patient) -> User:
+        return members[p.pk][CareTeamRole.PRIMARY_THERAPIST].user
+
+    def both_since(p: Patient) -> datetime.date:
+        roles = members[p.pk]
+        return max(roles[CareTeamRole.PRIMARY_THERAPIST].starts_on, roles[CareTeamRole.PRESCRIBER].starts_on)
+
+    def office_time(day: datetime.date) -> datetime.datetime:
+        return _local(day, rng.randint(9, 16), rng.choice([0, 10, 20, 30, 40, 50]), zone)
+
+    shared = [p for p in riverbend if CareTeamRole.PRESCRIBER in members.get(p.pk, {})]
+    signed: dict[int, Authorization] = {}
+    for i, patient in enumerate(shared):
+        if i in NOT_ASKED or i == PENDING:
+            continue
+        if i == SIGNED_TODAY:
+            a = _coordination(patient, orgs, therapist(patient), today + datetime.timedelta(days=365))
+            signed[i] = consent.sign(
+                authorization=a,
+                signature=consent.Signature(name=patient.full_name, agreed=True, role=SignerRole.PATIENT),
+                via=SignedVia.OFFICE,
+                ip_address=None,
+                meta=audit.SYSTEM,
+                witness=therapist(patient),
+            )
+            continue
+        if i == EXPIRED:
+            # Asked for six months only; it ran out some weeks ago.
+            expires_on = today - datetime.timedelta(days=40)
+            signed_on = max(expires_on - datetime.timedelta(days=182), both_since(patient) + datetime.timedelta(days=3))
+        else:
+            signed_on = max(
+                today - datetime.timedelta(days=rng.randint(60, 180)),
+                both_since(patient) + datetime.timedelta(days=rng.randint(2, 10)),
+            )
+            signed_on = min(signed_on, today - datetime.timedelta(days=7))
+            expires_on = signed_on + datetime.timedelta(days=365)
+        a = _coordination(patient, orgs, therapist(patient), max(expires_on, today))
+        _signed_in_office(a, therapist(patient), office_time(signed_on), expires_on)
+        signed[i] = a
+
+    # Revoked: the patient wrote to the practice; the admin recorded it two days later.
+    letter = today - datetime.timedelta(days=21)
+    revoked = consent.revoke(
+        actor=admin,
+        authorization=signed[REVOKED],
+        note=f"Patient asked in writing on {letter:%B} {letter.day}, {letter.year} to stop sharing with "
+        "Northstar Psychiatry.",
+        meta=audit.SYSTEM,
+    )
+    Authorization.objects.filter(pk=revoked.pk).update(
+        revoked_at=_local(letter + datetime.timedelta(days=2), 10, 15, zone)
+    )
+
+    # Part 2: consented today, on top of the coordination authorization.
+    part2_patient = shared[PART2]
+    part2 = consent.prepare(
+        actor=therapist(part2_patient),
+        patient=part2_patient,
+        template_key="part2",
+        discloser=orgs["riverbend"],
+        recipient=orgs["northstar"],
+        mutual=False,
+        classes=[InfoClass.PART2],
+        purpose=documents.load("part2").purpose_default,
+        expires_on=None,
+        expiry_event=PART2_EXPIRY_EVENT,
+        meta=audit.SYSTEM,
+    )
+    consent.sign(
+        authorization=part2,
+        signature=consent.Signature(name=part2_patient.full_name, agreed=True, role=SignerRole.PATIENT),
+        via=SignedVia.OFFICE,
+        ip_address=None,
+        meta=audit.SYSTEM,
+        witness=therapist(part2_patient),
+    )
+
+    # Waiting for signature: the link went out by email (the token lives only in the message).
+    pending_patient = shared[PENDING]
+    pending = _coordination(pending_patient, orgs, therapist(pending_patient), today + datetime.timedelta(days=365))
+    consent.send_link(
+        actor=therapist(pending_patient), authorization=pending, channel=SigningLink.Channel.EMAIL, meta=audit.SYSTEM
+    )
+
+    # Chart records, and one therapist's private process note.
+    documents_ = []
+    for spec in _records(today):
+        patient = shared[spec.patient]
+        author = users[spec.author]
+        since = next(m.starts_on for m in members[patient.pk].values() if m.user == author)
+        if spec.after_start is not None:
+            occurred_on = since + datetime.timedelta(days=spec.after_start)
+        else:
+            occurred_on = max(today - datetime.timedelta(days=spec.days_ago or 0), since)
+        documents_.append(
+            Document(
+                patient=patient,
+                organization=orgs[spec.org],
+                author=author,
+                info_class=spec.info_class,
+                part2=spec.part2,
+                title=spec.title,
+                body=spec.body,
+                occurred_on=occurred_on,
+                created_at=min(_local(occurred_on, 17, 40, zone), now),
+            )
+        )
+    Document.objects.bulk_create(documents_)
+    showcase = shared[SHOWCASE]
+    session = today - datetime.timedelta(days=9)
+    PsychotherapyNote.objects.create(
+        patient=showcase,
+        organization=orgs["riverbend"],
+        author=therapist(showcase),
+        body=PSYCHOTHERAPY_NOTE,
+        occurred_on=session,
+        created_at=min(_local(session, 17, 55, zone), now),
+    )
+
+    # Emergency access after the revocation, over and waiting for the privacy review.
+    revoked_patient = shared[REVOKED]
+    prescriber = members[revoked_patient.pk][CareTeamRole.PRESCRIBER].user
+    grant = consent.break_glass(actor=prescriber, patient=revoked_patient, reason=BREAK_GLASS_REASON, meta=audit.SYSTEM)
+    started = _local(today - datetime.timedelta(days=6), 2, 35, prescriber.timezone)
+    BreakGlass.objects.filter(pk=grant.pk).update(
+        started_at=started, expires_at=started + datetime.timedelta(minutes=settings.BREAK_GLASS_MINUTES)
+    )
+
+
 def seed() -> dict[str, User]:
     rng = random.Random(20261127)
     with transaction.atomic():
@@ -485,6 +967,8 @@ def seed() -> dict[str, User]:
         for i, patient in enumerate(lakeside):
             add(patient, "therapist@lakeside.demo", CareTeamRole.PRIMARY_THERAPIST, "lakeside", i * 9)
         CareTeamMember.objects.bulk_create(team)
+        with _quiet_pdf_progress():
+            _consent_world(orgs, users, riverbend, team)
 
         audit.record(
             actor=None,
