@@ -268,5 +268,8 @@ LOGGING = {
         "django.server": {"handlers": [], "level": "ERROR", "propagate": False},
         # The task worker logs every idle poll at INFO.
         "django_tasks_db": {"handlers": ["stderr"], "level": "WARNING", "propagate": False},
+        # WeasyPrint narrates every step of every PDF at INFO.
+        "weasyprint": {"handlers": ["stderr"], "level": "WARNING", "propagate": False},
+        "fontTools": {"handlers": ["stderr"], "level": "WARNING", "propagate": False},
     },
 }

@@ -224,6 +224,8 @@ def grant_authorization(
 
     from tandem.access.classes import TREATMENT_CLASSES
 
+    creator = User.objects.filter(memberships__organization=patient.practice).first()
+    assert creator is not None, "the practice needs a member to prepare authorizations"
     defaults = {
         "coordination": list(TREATMENT_CLASSES),
         "psychotherapy_notes": ["psychotherapy_notes"],

@@ -146,12 +146,14 @@ class Authorization(models.Model):
 
     @property
     def expiry_text(self) -> str:
+        """When it ends, as words that follow "ends": "on July 9, 2027", "at
+        this event: ...", or both, whichever comes first."""
         parts = []
         if self.expires_on:
             parts.append(f"on {self.expires_on:%B} {self.expires_on.day}, {self.expires_on.year}")
         if self.expiry_event:
-            parts.append(self.expiry_event)
-        return " or ".join(parts) + (", whichever comes first" if len(parts) > 1 else "")
+            parts.append("at this event: " + self.expiry_event.rstrip(". "))
+        return ", or ".join(parts) + (", whichever comes first" if len(parts) > 1 else "")
 
 
 class SigningLink(models.Model):

@@ -216,7 +216,7 @@ def send_link(
     token = secrets.token_urlsafe(32)
     now = timezone.now()
     with transaction.atomic():
-        Authorization.objects.select_for_update().filter(pk=authorization.pk).first()
+        Authorization.objects.select_for_update(of=("self",)).filter(pk=authorization.pk).first()
         SigningLink.objects.filter(authorization=authorization, used_at__isnull=True, cancelled_at__isnull=True).update(
             cancelled_at=now
         )
@@ -327,12 +327,12 @@ def sign(
     now = timezone.now()
     with transaction.atomic():
         locked = (
-            Authorization.objects.select_for_update()
+            Authorization.objects.select_for_update(of=("self",))
             .select_related("patient__practice", "discloser", "recipient", "recipient_clinician", "source_clinician")
             .get(pk=authorization.pk)
         )
         if link is not None:
-            fresh = SigningLink.objects.select_for_update().get(pk=link.pk)
+            fresh = SigningLink.objects.select_for_update(of=("self",)).get(pk=link.pk)
             if not fresh.usable_at(now):
                 raise LinkRefused("used" if fresh.used_at else "expired")
             fresh.used_at = now
@@ -401,7 +401,11 @@ def recipients_of(authorization: Authorization) -> list[User]:
 @transaction.atomic
 def revoke(*, actor: User, authorization: Authorization, note: str, meta: audit.RequestMeta) -> Authorization:
     """Stops disclosure from the next request on. What was disclosed stays disclosed."""
-    locked = Authorization.objects.select_for_update().select_related("patient__practice").get(pk=authorization.pk)
+    locked = (
+        Authorization.objects.select_for_update(of=("self",))
+        .select_related("patient__practice")
+        .get(pk=authorization.pk)
+    )
     if locked.status == Status.PENDING:
         locked.status = Status.VOID
         locked.save(update_fields=["status"])
@@ -427,7 +431,7 @@ def revoke(*, actor: User, authorization: Authorization, note: str, meta: audit.
 
 @transaction.atomic
 def record_expiry_event(*, actor: User, authorization: Authorization, meta: audit.RequestMeta) -> Authorization:
-    locked = Authorization.objects.select_for_update().select_related("patient").get(pk=authorization.pk)
+    locked = Authorization.objects.select_for_update(of=("self",)).select_related("patient").get(pk=authorization.pk)
     if not locked.expiry_event or locked.event_occurred_at is not None or locked.status != Status.SIGNED:
         raise ValidationError("This authorization has no pending expiry event.")
     locked.event_occurred_at = timezone.now()
@@ -489,7 +493,7 @@ def break_glass(*, actor: User, patient: Patient, reason: str, meta: audit.Reque
 
 @transaction.atomic
 def review_break_glass(*, actor: User, grant: BreakGlass, note: str, meta: audit.RequestMeta) -> BreakGlass:
-    locked = BreakGlass.objects.select_for_update().select_related("patient").get(pk=grant.pk)
+    locked = BreakGlass.objects.select_for_update(of=("self",)).select_related("patient").get(pk=grant.pk)
     if locked.reviewed_at is not None:
         raise ValidationError("This use was already reviewed.")
     if not note.strip():

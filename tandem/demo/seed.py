@@ -9,13 +9,10 @@ consent can be in (revoked, expired, waiting for signature).
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import hashlib
-import logging
 import random
 import zoneinfo
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -687,18 +684,6 @@ BREAK_GLASS_REASON = (
 )
 
 
-@contextlib.contextmanager
-def _quiet_pdf_progress() -> Iterator[None]:
-    """WeasyPrint logs each drawing step at INFO; the demo draws dozens of PDFs."""
-    logger = logging.getLogger("weasyprint.progress")
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
-
-
 def _local(day: datetime.date, hour: int, minute: int, zone: str) -> datetime.datetime:
     return datetime.datetime.combine(day, datetime.time(hour, minute), tzinfo=zoneinfo.ZoneInfo(zone))
 
@@ -967,8 +952,7 @@ def seed() -> dict[str, User]:
         for i, patient in enumerate(lakeside):
             add(patient, "therapist@lakeside.demo", CareTeamRole.PRIMARY_THERAPIST, "lakeside", i * 9)
         CareTeamMember.objects.bulk_create(team)
-        with _quiet_pdf_progress():
-            _consent_world(orgs, users, riverbend, team)
+        _consent_world(orgs, users, riverbend, team)
 
         audit.record(
             actor=None,
