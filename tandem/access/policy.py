@@ -422,6 +422,14 @@ class Sharing:
         return any(self.grant(c, s) is None for s in sources for c in TREATMENT_CLASSES)
 
     @property
+    def names_me_for_psychotherapy_notes(self) -> bool:
+        """A psychotherapy-notes authorization in force names this viewer."""
+        return any(
+            a.kind == ConsentKind.PSYCHOTHERAPY_NOTES and a.recipient_clinician_id == self.viewer_id
+            for a in self.authorizations
+        )
+
+    @property
     def in_emergency(self) -> bool:
         return self.break_glass is not None
 
@@ -552,6 +560,11 @@ def can_write_records(user: User | AnonymousUser | None, patient: Patient) -> bo
     return CareTeamMember.objects.filter(
         active_on(day), patient=patient, user=user, organization__in=st.orgs_with(CLINICAL_ROLES)
     ).exists()
+
+
+def can_write_psychotherapy_notes(user: User | AnonymousUser | None, patient: Patient) -> bool:
+    """The practice's therapists keep psychotherapy notes on its patients."""
+    return Role.THERAPIST in standing(user).roles_in(patient.practice_id)
 
 
 def record_organization(user: User, patient: Patient) -> Organization | None:

@@ -93,7 +93,7 @@ def _fields_for(authorization: Authorization, patient: Patient) -> dict[str, str
         recipient = f"{authorization.recipient_clinician.display_name} of {recipient}"
     if authorization.mutual:
         discloser = f"{discloser} and {recipient}"
-        recipient = f"each other ({authorization.discloser.name} and {authorization.recipient.name})"
+        recipient = f"{authorization.discloser.name} and {authorization.recipient.name}, each from the other"
     return {
         "patient_name": patient.full_name,
         "date_of_birth": f"{patient.date_of_birth:%B} {patient.date_of_birth.day}, {patient.date_of_birth.year}",
@@ -102,7 +102,7 @@ def _fields_for(authorization: Authorization, patient: Patient) -> dict[str, str
         "information": information,
         "purpose": authorization.purpose,
         "expiry": authorization.expiry_text,
-        "revocation_contact": f"{patient.practice.name}, in writing, or by telling your clinician there",
+        "revocation_contact": patient.practice.name,
         "cost_sharing": authorization.cost_sharing or "Your practice will tell you what your plan charges.",
     }
 

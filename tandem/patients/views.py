@@ -137,6 +137,7 @@ def patient_chart(request: HttpRequest, public_id: str) -> HttpResponse:
         "can_manage_team": policy.can_manage_care_team(request.user, patient),
         "can_view_access": policy.can_view_access_history(request.user, patient),
         "can_write": policy.can_write_records(request.user, patient),
+        "can_write_pn": policy.can_write_psychotherapy_notes(request.user, patient),
         "can_break_glass": policy.can_break_glass(request.user, sharing),
         "consent": consent_selectors.summary(patient) if policy.can_manage_consent(request.user, patient) else None,
         "today": today,

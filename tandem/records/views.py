@@ -138,12 +138,6 @@ def summary_pdf(request: HttpRequest, public_id: str) -> HttpResponse:
 # --- Psychotherapy notes ---------------------------------------------------------------------
 
 
-def _can_write_pn(request: HttpRequest, patient: Patient) -> bool:
-    from tandem.organizations.models import Role
-
-    return Role.THERAPIST in policy.standing(request.user).roles_in(patient.practice_id)
-
-
 @require_GET
 @login_required
 def psychotherapy_notes(request: HttpRequest, public_id: str) -> HttpResponse:
@@ -151,7 +145,7 @@ def psychotherapy_notes(request: HttpRequest, public_id: str) -> HttpResponse:
         patient = policy.get_patient_for(request.user, public_id)
         sharing = policy.sharing_for(request.user, patient)
         notes = policy.visible_psychotherapy_notes(sharing)
-        can_write = _can_write_pn(request, patient)
+        can_write = policy.can_write_psychotherapy_notes(request.user, patient)
         if not notes and not can_write:
             raise Http404("Not found")
         ledger = Ledger(sharing)
@@ -176,7 +170,7 @@ def psychotherapy_notes(request: HttpRequest, public_id: str) -> HttpResponse:
 @login_required
 def psychotherapy_note_new(request: HttpRequest, public_id: str) -> HttpResponse:
     patient = policy.get_patient_for(request.user, public_id)
-    if not _can_write_pn(request, patient):
+    if not policy.can_write_psychotherapy_notes(request.user, patient):
         raise Http404("Not found")
     form = PsychotherapyNoteForm(
         request.POST if request.method == "POST" else None, today=patient.practice.local_date()

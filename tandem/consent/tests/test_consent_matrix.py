@@ -167,6 +167,10 @@ def test_each_class_is_visible_or_absent(state: str, who: str, cast: Cast) -> No
         for marker, (info_class, source, _doc) in records.items():
             assert (marker in text) is expected(info_class, source, state, who), marker
         assert PN_MARKER not in text  # never in shared views, not even the author's
+        pn_link = reverse("records:pn_list", args=[pid]) in text
+        assert pn_link is (
+            who in {"therapist", "colleague"} or (state == "psychotherapy_notes_only" and who == "prescriber")
+        )
         withheld = any(not expected(c, s, state, who) for c in TREATMENT_CLASSES for s in ("riverbend", "northstar"))
         assert ("Some information is not shared with you." in text) is withheld
 
