@@ -189,7 +189,9 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-if env_bool("TANDEM_BEHIND_PROXY", False):
+# Behind one reverse proxy, the client's address is the last X-Forwarded-For hop.
+BEHIND_PROXY = env_bool("TANDEM_BEHIND_PROXY", False)
+if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # --- Mail ---------------------------------------------------------------------------------

@@ -378,6 +378,7 @@ class Sharing:
                     a.kind == ConsentKind.PSYCHOTHERAPY_NOTES
                     and info_class in a.classes
                     and a.recipient_clinician_id == self.viewer_id
+                    and a.recipient_id in self.own_org_ids
                     and a.discloser_id == source_org_id
                     and a.source_clinician_id in (None, author_id)
                 ):

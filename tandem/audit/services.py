@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import ipaddress
 import json
 import uuid
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -31,6 +33,22 @@ GENESIS_HASH = "0" * 64
 _CHAIN_LOCK_KEY = 7_346_221_001
 
 
+def client_ip(request: HttpRequest) -> str | None:
+    """The client's address. Behind Tandem's one reverse proxy (TANDEM_BEHIND_PROXY)
+    it is the hop the proxy appended last to X-Forwarded-For; earlier hops are
+    whatever the client claimed."""
+    remote = request.META.get("REMOTE_ADDR") or None
+    if not settings.BEHIND_PROXY:
+        return remote
+    hops = [h.strip() for h in str(request.META.get("HTTP_X_FORWARDED_FOR", "")).split(",") if h.strip()]
+    if not hops:
+        return remote
+    try:
+        return str(ipaddress.ip_address(hops[-1]))
+    except ValueError:
+        return remote
+
+
 @dataclass(frozen=True)
 class RequestMeta:
     ip_address: str | None
@@ -41,7 +59,7 @@ class RequestMeta:
         if request is None:
             return cls(ip_address=None, user_agent="")
         return cls(
-            ip_address=request.META.get("REMOTE_ADDR") or None,
+            ip_address=client_ip(request),
             user_agent=str(request.META.get("HTTP_USER_AGENT", ""))[:256],
         )
 

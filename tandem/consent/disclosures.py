@@ -27,8 +27,8 @@ class Ledger:
 
     def add(self, grant: Grant | None, source_org_id: int, info_class: str, record: str) -> None:
         """Note that this record of this class was shown, if it crossed over."""
-        if grant is None or not grant.crosses:
-            return
+        if grant is None or not grant.crosses or source_org_id in self.sharing.own_org_ids:
+            return  # nothing crossed: the viewer's own organization's information
         key = (source_org_id, grant.basis, grant.authorization_id, grant.break_glass_id, grant.purpose)
         entry = self._entries.setdefault(key, _Entry())
         entry.classes.add(info_class)

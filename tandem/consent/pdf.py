@@ -3,9 +3,11 @@ every resource a PDF needs is inline."""
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from django.template.loader import render_to_string
+from django.utils import timezone
 
 
 def _refuse_fetch(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -15,5 +17,7 @@ def _refuse_fetch(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
 def render_pdf(template_name: str, context: dict[str, Any]) -> bytes:
     from weasyprint import HTML  # imported here: it loads Pango, which only PDF work needs
 
-    html = render_to_string(template_name, context)
+    # PDFs say their times are UTC, whoever asks for them.
+    with timezone.override(datetime.UTC):
+        html = render_to_string(template_name, context)
     return bytes(HTML(string=html, url_fetcher=_refuse_fetch).write_pdf())

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.mail import EmailMessage
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -157,9 +157,18 @@ def prepare(
         if mutual:
             errors.append("Psychotherapy notes go one way only.")
     team = set(named_clinicians(patient))
-    for person in (recipient_clinician, source_clinician):
-        if person is not None and person not in team:
+    for person, organization, role in (
+        (recipient_clinician, recipient, "recipient"),
+        (source_clinician, discloser, "discloser"),
+    ):
+        if person is None:
+            continue
+        if person not in team:
             errors.append("Name a clinician on the patient's care team.")
+        elif not Membership.objects.filter(user=person, organization=organization, is_active=True).exists():
+            errors.append(f"The named clinician must work at the {role}, {organization.name}.")
+    if recipient_clinician is not None and mutual:
+        errors.append("An authorization that names one recipient clinician goes one way only.")
     if errors:
         raise ValidationError(errors)
     authorization = Authorization(
@@ -182,7 +191,15 @@ def prepare(
         form_token=form_token,
     )
     authorization.text = documents.render(template, _fields_for(authorization, patient))
-    authorization.save()
+    try:
+        with transaction.atomic():
+            authorization.save()
+    except IntegrityError:
+        # The same form, submitted twice at once: the first one won.
+        existing = Authorization.objects.filter(form_token=form_token, patient=patient).first()
+        if existing is None:
+            raise ValidationError("This form was already used. Reload the page and try again.") from None
+        return existing
     _audit(actor, Action.CREATE, authorization, meta, {"template": template.key, "version": template.version})
     return authorization
 
@@ -340,6 +357,8 @@ def sign(
             fresh.save(update_fields=["used_at", "copy_until"])
         if locked.status != Status.PENDING:
             raise LinkRefused("used")
+        if locked.expires_on is not None and locked.expires_on < locked.patient.practice.local_date(now):
+            raise ValidationError("This form's end date has passed. Ask the practice for a new one.")
         locked.status = Status.SIGNED
         locked.signed_at = now
         locked.signed_via = via
@@ -394,7 +413,10 @@ def recipients_of(authorization: Authorization) -> list[User]:
     if authorization.recipient_clinician is not None:
         return [authorization.recipient_clinician]
     orgs = [authorization.recipient_id] + ([authorization.discloser_id] if authorization.mutual else [])
-    ids = CareTeamMember.objects.filter(patient=authorization.patient, organization_id__in=orgs).values("user_id")
+    day = authorization.patient.practice.local_date()
+    ids = CareTeamMember.objects.filter(active_on(day), patient=authorization.patient, organization_id__in=orgs).values(
+        "user_id"
+    )
     return list(User.objects.filter(pk__in=ids, is_active=True))
 
 
@@ -463,6 +485,11 @@ def break_glass(*, actor: User, patient: Patient, reason: str, meta: audit.Reque
     if member is None:
         raise ValidationError("Only a clinician on the care team may use emergency access.")
     now = timezone.now()
+    # A second submit while a grant is open returns it: one grant, one alert.
+    Patient.objects.select_for_update().filter(pk=patient.pk).first()
+    open_grant = BreakGlass.objects.filter(patient=patient, user=actor, started_at__lte=now, expires_at__gt=now).first()
+    if open_grant is not None:
+        return open_grant
     grant = BreakGlass.objects.create(
         patient=patient,
         user=actor,
@@ -496,6 +523,8 @@ def review_break_glass(*, actor: User, grant: BreakGlass, note: str, meta: audit
     locked = BreakGlass.objects.select_for_update(of=("self",)).select_related("patient").get(pk=grant.pk)
     if locked.reviewed_at is not None:
         raise ValidationError("This use was already reviewed.")
+    if locked.user_id == actor.pk:
+        raise ValidationError("Another admin reviews your own emergency access.")
     if not note.strip():
         raise ValidationError("Write what the review found.")
     locked.reviewed_at = timezone.now()

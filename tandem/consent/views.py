@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -31,6 +33,7 @@ from tandem.consent.pdf import render_pdf
 from tandem.patients.models import Patient
 
 CONSENT = services.CONSENT
+logger = logging.getLogger(__name__)
 
 
 def _actor(request: HttpRequest) -> User:
@@ -199,7 +202,7 @@ def office_sign(request: HttpRequest, public_id: str, authorization_id: str) -> 
                 authorization=authorization,
                 signature=_signature(form),
                 via=SignedVia.OFFICE,
-                ip_address=request.META.get("REMOTE_ADDR"),
+                ip_address=audit.client_ip(request),
                 meta=_meta(request),
                 witness=_actor(request),
             )
@@ -258,7 +261,7 @@ def patient_sign(request: HttpRequest, token: str) -> HttpResponse:
                 authorization=authorization,
                 signature=_signature(form),
                 via=SignedVia.LINK,
-                ip_address=request.META.get("REMOTE_ADDR"),
+                ip_address=audit.client_ip(request),
                 meta=_meta(request),
                 link=link,
             )
@@ -267,12 +270,17 @@ def patient_sign(request: HttpRequest, token: str) -> HttpResponse:
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
+            emailed = False
             if link.channel == SigningLink.Channel.EMAIL and patient.email:
-                services.email_copy(Authorization.objects.get(pk=authorization.pk))
+                try:
+                    services.email_copy(Authorization.objects.get(pk=authorization.pk))
+                    emailed = True
+                except Exception:  # the signature stands; the download below still works
+                    logger.exception("The signed copy could not be emailed")
             return render(
                 request,
                 "consent/signed.html",
-                {"authorization": authorization, "token": token, "public": True, "emailed": link.channel == "email"},
+                {"authorization": authorization, "token": token, "public": True, "emailed": emailed},
             )
     if request.method == "GET":
         _record(request, patient, Action.VIEW, "signing_link", link.public_id)

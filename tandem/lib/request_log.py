@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 
@@ -17,6 +18,15 @@ from django.http import HttpRequest, HttpResponse
 logger = logging.getLogger("tandem.request")
 
 _STANDARD = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
+# Django's own loggers (errors, CSRF refusals) name the path. A patient's
+# signing link carries its secret in the path, so it is blanked out.
+_SECRET_PATHS = re.compile(r"(/sign/)[^/\s'\"?]+")
+# Extra fields never written: Django's request object repeats the path.
+_NEVER = {"request"}
+
+
+def redact(text: str) -> str:
+    return _SECRET_PATHS.sub(r"\1[token]", text)
 
 
 class JsonFormatter(logging.Formatter):
@@ -25,10 +35,10 @@ class JsonFormatter(logging.Formatter):
             "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
             "level": record.levelname,
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": redact(record.getMessage()),
         }
         for key, value in vars(record).items():
-            if key not in _STANDARD and not key.startswith("_"):
+            if key not in _STANDARD and key not in _NEVER and not key.startswith("_"):
                 payload[key] = value
         if record.exc_info:
             # The exception type and where it happened; not its message, which

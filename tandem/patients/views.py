@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tandem.access import policy
-from tandem.access.classes import InfoClass
+from tandem.access.classes import PART2_NOTICE, InfoClass
 from tandem.accounts.models import User
 from tandem.audit import services as audit
 from tandem.audit.models import Action
@@ -49,24 +49,26 @@ def patient_list(request: HttpRequest) -> HttpResponse:
     mine = request.GET.get("mine") == "1"
     patients = selectors.search_patients(request.user, query=query, mine=mine)
     page = Paginator(patients, PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = list(page.object_list)
-    sharing = policy.sharing_for_patients(request.user, rows)
-    ledgers = []
-    for p in rows:
-        ledger = Ledger(sharing[p.pk])
-        # Insurance and pronouns are demographics: shown only where they may be.
-        p.shows_demographics = ledger.note(p.practice_id, InfoClass.DEMOGRAPHICS, f"patient:{p.public_id}")
-        ledgers.append(ledger)
-    write_all(ledgers)
-    # The search words may be a patient's name: the trail records that a search happened, not what it was.
-    audit.record(
-        actor=_actor(request),
-        action=Action.SEARCH if query else Action.LIST,
-        purpose=services.TREATMENT,
-        meta=audit.RequestMeta.from_request(request),
-        target_type="patient_list",
-        detail={"mine": mine, "page": page.number},
-    )
+    # What crossed to another organization and the audit event commit together.
+    with transaction.atomic():
+        rows = list(page.object_list)
+        sharing = policy.sharing_for_patients(request.user, rows)
+        ledgers = []
+        for p in rows:
+            ledger = Ledger(sharing[p.pk])
+            # Insurance and pronouns are demographics: shown only where they may be.
+            p.shows_demographics = ledger.note(p.practice_id, InfoClass.DEMOGRAPHICS, f"patient:{p.public_id}")
+            ledgers.append(ledger)
+        write_all(ledgers)
+        # The search words may be a patient's name: the trail records that a search happened, not what it was.
+        audit.record(
+            actor=_actor(request),
+            action=Action.SEARCH if query else Action.LIST,
+            purpose=services.TREATMENT,
+            meta=audit.RequestMeta.from_request(request),
+            target_type="patient_list",
+            detail={"mine": mine, "page": page.number},
+        )
     context = {
         "nav": "patients",
         "page": page,
@@ -121,6 +123,8 @@ def patient_chart(request: HttpRequest, public_id: str) -> HttpResponse:
             ledger.note(d.organization_id, d.effective_class, f"document:{d.public_id}")
         ledger.write()
         _record_view(request, patient, "patient_chart")
+    # Part 2 records of another organization carry the notice against redisclosure wherever they are listed.
+    part2_shared = any(d.part2 and d.organization_id not in sharing.own_org_ids for d in documents)
     team = selectors.care_team(patient)
     today = patient.practice.local_date()
     context = {
@@ -130,6 +134,7 @@ def patient_chart(request: HttpRequest, public_id: str) -> HttpResponse:
         "shows_demographics": shows_demographics,
         "sharing": sharing,
         "documents": documents,
+        "part2_notice": PART2_NOTICE if part2_shared else "",
         "current_team": [m for m in team if m.is_active_on(today) or m.starts_on > today],
         "past_team": [m for m in team if m.ends_on and m.ends_on < today],
         "timeline": selectors.timeline(patient, team, documents),

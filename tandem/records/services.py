@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import uuid
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from tandem.accounts.models import User
@@ -58,7 +59,10 @@ def document_create(
             )
     except IntegrityError:
         # The same form, submitted twice at once: the first one won.
-        return Document.objects.get(form_token=form_token, patient=patient, author=actor), False
+        first = Document.objects.filter(form_token=form_token, patient=patient, author=actor).first()
+        if first is None:
+            raise ValidationError("This form was already used. Reload the page and try again.") from None
+        return first, False
     return document, True
 
 
@@ -95,5 +99,8 @@ def psychotherapy_note_create(
                 target_id=note.public_id,
             )
     except IntegrityError:
-        return PsychotherapyNote.objects.get(form_token=form_token, patient=patient, author=actor), False
+        first = PsychotherapyNote.objects.filter(form_token=form_token, patient=patient, author=actor).first()
+        if first is None:
+            raise ValidationError("This form was already used. Reload the page and try again.") from None
+        return first, False
     return note, True

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -26,6 +27,11 @@ from tandem.records import services
 from tandem.records.forms import DocumentForm, PsychotherapyNoteForm
 
 TREATMENT = services.TREATMENT
+BASIS_WORDS = {
+    "authorization": "under the patient's authorization",
+    "treatment": "for treatment, under the practice's sharing policy",
+    "emergency": "under your emergency access",
+}
 
 
 def _actor(request: HttpRequest) -> User:
@@ -55,24 +61,34 @@ def document_new(request: HttpRequest, public_id: str) -> HttpResponse:
     form = DocumentForm(request.POST if request.method == "POST" else None, today=patient.practice.local_date())
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        document, created = services.document_create(
-            actor=_actor(request),
-            patient=patient,
-            organization=organization,
-            info_class=data["info_class"],
-            part2=data["part2"],
-            title=data["title"],
-            body=data["body"],
-            occurred_on=data["occurred_on"],
-            form_token=data["form_token"],
-            meta=audit.RequestMeta.from_request(request),
-        )
-        if created:
-            messages.success(request, "Filed in the chart.")
-        return redirect("records:document", patient.public_id, document.public_id)
+        try:
+            document, created = services.document_create(
+                actor=_actor(request),
+                patient=patient,
+                organization=organization,
+                info_class=data["info_class"],
+                part2=data["part2"],
+                title=data["title"],
+                body=data["body"],
+                occurred_on=data["occurred_on"],
+                form_token=data["form_token"],
+                meta=audit.RequestMeta.from_request(request),
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            if created:
+                messages.success(request, "Filed in the chart.")
+            return redirect("records:document", patient.public_id, document.public_id)
     if request.method == "GET":
         _record(request, patient, Action.VIEW, "document_form", patient.public_id)
-    context = {"nav": "patients", "patient": patient, "form": form, "organization": organization}
+    context = {
+        "nav": "patients",
+        "patient": patient,
+        "form": form,
+        "organization": organization,
+        "can_write_pn": policy.can_write_psychotherapy_notes(request.user, patient),
+    }
     return render(request, "records/document_form.html", context, status=400 if form.errors else 200)
 
 
@@ -92,6 +108,7 @@ def document_detail(request: HttpRequest, public_id: str, document_id: str) -> H
         "patient": patient,
         "document": document,
         "shared_from": document.organization if grant.crosses else None,
+        "shared_basis": BASIS_WORDS.get(grant.basis, ""),
         "part2_notice": PART2_NOTICE if document.part2 and grant.crosses else "",
     }
     return render(request, "records/document.html", context)
@@ -176,18 +193,22 @@ def psychotherapy_note_new(request: HttpRequest, public_id: str) -> HttpResponse
         request.POST if request.method == "POST" else None, today=patient.practice.local_date()
     )
     if request.method == "POST" and form.is_valid():
-        note, created = services.psychotherapy_note_create(
-            actor=_actor(request),
-            patient=patient,
-            organization=patient.practice,
-            body=form.cleaned_data["body"],
-            occurred_on=form.cleaned_data["occurred_on"],
-            form_token=form.cleaned_data["form_token"],
-            meta=audit.RequestMeta.from_request(request),
-        )
-        if created:
-            messages.success(request, "Saved. Only you can read it.")
-        return redirect("records:pn", patient.public_id, note.public_id)
+        try:
+            note, created = services.psychotherapy_note_create(
+                actor=_actor(request),
+                patient=patient,
+                organization=patient.practice,
+                body=form.cleaned_data["body"],
+                occurred_on=form.cleaned_data["occurred_on"],
+                form_token=form.cleaned_data["form_token"],
+                meta=audit.RequestMeta.from_request(request),
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            if created:
+                messages.success(request, "Saved. Only you can read it.")
+            return redirect("records:pn", patient.public_id, note.public_id)
     if request.method == "GET":
         _record(request, patient, Action.VIEW, "psychotherapy_note_form", patient.public_id)
     context = {"nav": "patients", "patient": patient, "form": form}

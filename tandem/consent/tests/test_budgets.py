@@ -63,7 +63,7 @@ BUDGETS = {
     # on PostgreSQL, which takes one more than SQLite (the audit chain's lock).
     ("prescriber", "patients:chart", True): 19,
     ("therapist", "patients:chart", True): 19,
-    ("prescriber", "patients:list", False): 16,
+    ("prescriber", "patients:list", False): 18,
     ("admin", "consent:list", True): 13,
     ("admin", "consent:disclosures", True): 12,
     ("admin", "consent:break_glass_review", False): 9,
