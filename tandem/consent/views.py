@@ -195,7 +195,8 @@ def office_sign(request: HttpRequest, public_id: str, authorization_id: str) -> 
         messages.info(request, "This authorization is not waiting for a signature.")
         return redirect("consent:detail", patient.public_id, authorization.public_id)
     form = SignForm(request.POST if request.method == "POST" else None)
-    context = {"patient": patient, "authorization": authorization, "office": True, "nav": "patients"}
+    # The device is in the patient's hands: no navigation into the rest of Tandem.
+    context = {"patient": patient, "authorization": authorization, "office": True, "kiosk": True}
     if request.method == "POST" and form.is_valid():
         try:
             services.sign(
