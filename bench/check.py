@@ -2,8 +2,10 @@
 
     python bench/check.py RUN_DIR
 
-Prints JSON: the rows the load appended, by action and target, and the result
-of walking the whole chain. Two workers appended concurrently under load, so an
+Prints JSON: the audit rows the load appended, by action and target; the
+disclosure rows it added (the accounting of what crossed between
+organizations), by source, recipient, basis and channel; and the result of
+walking the whole chain. Two workers appended concurrently under load, so an
 intact chain here is the serialization working, not just a formality.
 """
 
@@ -33,6 +35,7 @@ def check(manifest: Manifest) -> dict[str, Any]:
 
     from tandem.audit.models import AuditEvent
     from tandem.audit.services import verify_chain
+    from tandem.consent.models import Disclosure
 
     appended = (
         AuditEvent.objects.filter(seq__gt=manifest.audit_seq_after_generate)
@@ -40,9 +43,19 @@ def check(manifest: Manifest) -> dict[str, Any]:
         .annotate(rows=Count("id"))
         .order_by("action", "target_type")
     )
+    disclosed = (
+        Disclosure.objects.filter(id__gt=manifest.disclosure_id_after_generate)
+        .values("source__name", "recipient__name", "basis", "channel")
+        .annotate(rows=Count("id"))
+        .order_by("source__name", "recipient__name", "basis", "channel")
+    )
     result = verify_chain()
     return {
         "rows_appended_by_load": {f"{r['action']} {r['target_type']}".strip(): r["rows"] for r in appended},
+        # "Riverbend Counseling → Northstar Psychiatry (authorization, view)": rows
+        "disclosures_added_by_load": {
+            f"{r['source__name']} → {r['recipient__name']} ({r['basis']}, {r['channel']})": r["rows"] for r in disclosed
+        },
         "chain_rows": result.rows,
         "chain_ok": result.ok,
         "chain": result.describe(),

@@ -11,17 +11,27 @@ on about a third of its care teams. Some care teams also carry a therapist who
 left, so charts show past members. Every patient's registration is in the audit
 chain, as if registered through the app.
 
+Riverbend's charts hold filed records (``records.Document``), a few per
+patient, written by the primary therapist and, where Northstar is on the care
+team, by its prescriber; a few are Part 2 records. Most of the patients Northstar
+shares have a signed coordination authorization in force (some also an older,
+expired one), so a Northstar prescriber's reads cross the consent gate and
+leave disclosure rows. Records and authorizations are bulk-created, not
+audited: filing them through the app would only lengthen the chain.
+
 The database is SQLite in a new run directory unless ``--database-url`` (or
 ``TANDEM_DATABASE_URL``) names a PostgreSQL database, which is dropped and
 created afresh; its name must contain "bench". The run's manifest (database,
-secret key, session cookie, the patient whose chart is loaded) is written to
-the run directory for ``bench/load.py``.
+secret key, the therapist's and the prescriber's session cookies, the patient
+whose chart is loaded, the shared record) is written to the run directory for
+``bench/load.py``.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import hashlib
 import os
 import random
 import resource
@@ -40,8 +50,10 @@ from bench.manifest import RUNS_DIR, Manifest, tandem_env
 
 if TYPE_CHECKING:
     from tandem.accounts.models import User
+    from tandem.consent.models import Authorization
     from tandem.organizations.models import Organization
-    from tandem.patients.models import Patient, Payer
+    from tandem.patients.models import CareTeamMember, Patient, Payer
+    from tandem.records.models import Document
 
 DEFAULT_PATIENTS = 2000
 BENCH_DOMAIN = "bench.example"
@@ -113,6 +125,63 @@ PAYERS = [
 ]
 PRONOUNS = ["she/her", "he/him", "they/them", "she/they", "he/they"]
 LANGUAGES = ["en"] * 17 + ["es", "es", "vi", "zh", "ru", "ko", "tl"]
+# Filed chart records: (information class, title), each listed as often as it is
+# filed. Part 2 records are the substance-use program's own.
+THERAPIST_RECORDS = [
+    *[("progress_notes", "Progress note")] * 6,
+    ("assessments", "PHQ-9 and GAD-7 screening"),
+    ("assessments", "PCL-5 screening"),
+    ("care_plan", "Treatment plan review"),
+    ("care_plan", "Safety plan"),
+    ("diagnoses", "Diagnostic summary"),
+    ("appointments", "Attendance summary"),
+]
+PRESCRIBER_RECORDS = [
+    *[("progress_notes", "Medication management visit")] * 4,
+    *[("medications", "Medication list")] * 3,
+    ("diagnoses", "Psychiatric evaluation"),
+    ("diagnoses", "Psychiatric evaluation"),
+    ("assessments", "AIMS and metabolic monitoring"),
+]
+PART2_RECORDS = {
+    "riverbend": ("progress_notes", "Substance-use program progress note"),
+    "northstar": ("medications", "Buprenorphine treatment record"),
+}
+PART2_SHARE = 0.06
+RECORD_SENTENCES = [
+    "Patient attended on time and engaged throughout the session.",
+    "Reports sleeping six to seven hours most nights, up from four last month.",
+    "Mood described as 'steadier'; affect congruent, range somewhat restricted.",
+    "Reviewed coping plan; patient practiced paced breathing in session.",
+    "Denies suicidal or homicidal ideation, intent or plan; safety plan reviewed.",
+    "Work stress remains the main trigger; discussed boundaries with a supervisor.",
+    "Homework: daily mood log and two behavioural-activation tasks.",
+    "Tolerating current regimen; mild morning nausea, resolving.",
+    "No missed doses reported; refills sent to the usual pharmacy.",
+    "Scores improved since intake; continue the current plan and reassess in six weeks.",
+    "Coordinated with the partner clinician about timing of the next visit.",
+    "Family support is good; partner attends every other session.",
+]
+# The chart under load, filed as fixed records so every run's chart page is
+# the same. (therapist's organization?, class, Part 2?, title)
+CHART_RECORDS = [
+    (True, "progress_notes", False, "Progress note"),
+    (True, "care_plan", False, "Treatment plan review"),
+    (True, "assessments", False, "PHQ-9 and GAD-7 screening"),
+    (True, "progress_notes", True, "Substance-use program progress note"),
+    (False, "diagnoses", False, "Psychiatric evaluation"),
+    (False, "medications", False, "Medication list"),
+]
+# Shares of the patients Northstar treats with a signed coordination
+# authorization, and of those (treated for over 400 days) with an earlier one that has expired.
+AUTHORIZED_SHARE = 0.85
+EXPIRED_EARLIER_SHARE = 0.2
+# No signed PDF is stored for the bench's authorizations. A signed row must
+# carry a PDF fingerprint (the authorization_signed_complete constraint), so
+# they carry the SHA-256 of empty bytes: fine for rows no one downloads, never
+# for production data, where the fingerprint is that of the stored PDF. The
+# bench never fetches an authorization's PDF (that read would fail its check).
+UNSTORED_PDF_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
 @dataclass(frozen=True)
@@ -120,9 +189,14 @@ class World:
     """The generated people the load is about."""
 
     therapist: User
+    prescriber: User
     chart_patient: Patient
+    shared_document: Document
+    withheld_document: Document
     patients: int
     other_patients: int
+    documents: int
+    authorizations: int
 
 
 @dataclass(frozen=True)
@@ -244,7 +318,7 @@ def _care_teams(
     prescribers: list[User],
     today: datetime.date,
     full_team_first: bool,
-) -> None:
+) -> list[CareTeamMember]:
     """A primary therapist for everyone; some also have a prescriber from the
     partner group, a coordinator, or an earlier therapist who left."""
     from tandem.patients.models import CareTeamMember, CareTeamRole
@@ -297,7 +371,156 @@ def _care_teams(
                     starts_on=start,
                 )
             )
-    CareTeamMember.objects.bulk_create(rows, batch_size=1000)
+    return CareTeamMember.objects.bulk_create(rows, batch_size=1000)
+
+
+def _record_body(rng: random.Random) -> str:
+    return " ".join(rng.sample(RECORD_SENTENCES, rng.randint(3, 6)))
+
+
+def _day_between(rng: random.Random, first: datetime.date, last: datetime.date) -> datetime.date:
+    return first + datetime.timedelta(days=rng.randint(0, max(0, (last - first).days)))
+
+
+def _document(
+    rng: random.Random,
+    patient: Patient,
+    organization: Organization,
+    author: User,
+    info_class: str,
+    part2: bool,
+    title: str,
+    day: datetime.date,
+) -> Document:
+    from tandem.records.models import Document
+
+    filed = datetime.datetime.combine(day, datetime.time(18), tzinfo=datetime.UTC)
+    return Document(
+        patient=patient,
+        organization=organization,
+        author=author,
+        info_class=info_class,
+        part2=part2,
+        title=title,
+        body=_record_body(rng),
+        occurred_on=day,
+        created_at=filed + datetime.timedelta(minutes=rng.randint(0, 300)),
+    )
+
+
+def _records(
+    rng: random.Random,
+    patients: list[Patient],
+    team_rows: list[CareTeamMember],
+    practice: Organization,
+    group: Organization,
+    today: datetime.date,
+) -> tuple[list[Document], dict[int, CareTeamMember]]:
+    """Filed chart records: one to four by the current primary therapist, and
+    up to three by the Northstar prescriber on the team (about 3 a patient).
+    The first patient, whose chart is loaded, gets the fixed CHART_RECORDS.
+    Returns the records and each patient's current prescriber row."""
+    from tandem.patients.models import CareTeamRole
+    from tandem.records.models import Document
+
+    therapist_of: dict[int, CareTeamMember] = {}
+    prescriber_of: dict[int, CareTeamMember] = {}
+    for row in team_rows:
+        if row.ends_on is None and row.role == CareTeamRole.PRIMARY_THERAPIST:
+            therapist_of[row.patient_id] = row
+        elif row.role == CareTeamRole.PRESCRIBER:
+            prescriber_of[row.patient_id] = row
+    documents: list[Document] = []
+    for index, patient in enumerate(patients):
+        therapist, prescriber = therapist_of[patient.pk], prescriber_of.get(patient.pk)
+        if index == 0:
+            assert prescriber is not None, "the chart under load has a full care team"
+            for ours, info_class, part2, title in CHART_RECORDS:
+                member = therapist if ours else prescriber
+                day = _day_between(rng, member.starts_on, today)
+                documents.append(
+                    _document(rng, patient, practice if ours else group, member.user, info_class, part2, title, day)
+                )
+            continue
+        sources = [(therapist, practice, THERAPIST_RECORDS, "riverbend", rng.randint(1, 4))]
+        if prescriber is not None and prescriber.starts_on <= today:
+            sources.append((prescriber, group, PRESCRIBER_RECORDS, "northstar", rng.randint(0, 3)))
+        for member, org, kinds, part2_key, count in sources:
+            for _ in range(count):
+                part2 = rng.random() < PART2_SHARE
+                info_class, title = PART2_RECORDS[part2_key] if part2 else rng.choice(kinds)
+                day = _day_between(rng, member.starts_on, today)
+                documents.append(_document(rng, patient, org, member.user, info_class, part2, title, day))
+    return Document.objects.bulk_create(documents, batch_size=1000), prescriber_of
+
+
+def _authorizations(
+    rng: random.Random,
+    patients: list[Patient],
+    prescriber_of: dict[int, CareTeamMember],
+    practice: Organization,
+    group: Organization,
+    preparer: User,
+    now: datetime.datetime,
+) -> list[Authorization]:
+    """Signed coordination authorizations, shaped like ``tandem.test.grant_authorization``
+    but with the real template's version and fingerprint: the practice to the
+    group, mostly both ways, for most patients the group treats. Each is in
+    force (signed in the last 300 days, a year's expiry, the template's
+    default); some patients also have an earlier one that expired. The chart
+    under load has one covering every treatment class."""
+    from tandem.access.classes import TREATMENT_CLASSES
+    from tandem.consent import documents as templates
+    from tandem.consent.models import Authorization, Kind, SignedVia, SignerRole, Status
+
+    template = templates.load("coordination")
+    lifetime = datetime.timedelta(days=template.expiry_default_days or 365)
+    today = now.date()
+
+    def signed(patient: Patient, at: datetime.datetime, classes: list[str], mutual: bool) -> Authorization:
+        return Authorization(
+            patient=patient,
+            kind=Kind.COORDINATION,
+            template_key=template.key,
+            template_version=template.version,
+            template_sha256=template.sha256,
+            discloser=practice,
+            recipient=group,
+            mutual=mutual,
+            classes=classes,
+            purpose=template.purpose_default,
+            expires_on=at.date() + lifetime,
+            status=Status.SIGNED,
+            created_by=preparer,
+            created_at=at - datetime.timedelta(days=rng.randint(0, 7), hours=1),
+            signed_at=at,
+            signed_via=rng.choice([SignedVia.OFFICE, SignedVia.LINK]),
+            signer_name=patient.full_name,
+            signer_role=SignerRole.PATIENT,
+            pdf_sha256=UNSTORED_PDF_SHA256,
+        )
+
+    rows: list[Authorization] = []
+    for index, patient in enumerate(patients):
+        prescriber = prescriber_of.get(patient.pk)
+        if prescriber is None or prescriber.starts_on > today:
+            continue
+        if index == 0:
+            rows.append(signed(patient, now - datetime.timedelta(days=30), list(TREATMENT_CLASSES), True))
+            continue
+        if rng.random() >= AUTHORIZED_SHARE:
+            continue
+        start = prescriber.starts_on
+        if (today - start).days > 400 and rng.random() < EXPIRED_EARLIER_SHARE:
+            earlier = datetime.datetime.combine(start, datetime.time(16), tzinfo=datetime.UTC)
+            rows.append(signed(patient, earlier, list(template.classes_default), True))
+        day = _day_between(rng, max(start, today - datetime.timedelta(days=300)), today - datetime.timedelta(days=1))
+        # Most cover every treatment class; some keep the template's default,
+        # which leaves progress notes out.
+        classes = list(TREATMENT_CLASSES) if rng.random() < 0.7 else list(template.classes_default)
+        at = datetime.datetime.combine(day, datetime.time(rng.randint(15, 23)), tzinfo=datetime.UTC)
+        rows.append(signed(patient, at, classes, rng.random() < 0.9))
+    return Authorization.objects.bulk_create(rows, batch_size=500)
 
 
 def _signed_in_session(user: User) -> str:
@@ -363,7 +586,8 @@ def populate(*, patients: int, seed: int) -> World:
     from tandem.patients.models import Payer
 
     rng = random.Random(seed)
-    today = timezone.now().date()
+    now = timezone.now()
+    today = now.date()
     other_patients = patients // 4
 
     with transaction.atomic():
@@ -413,25 +637,56 @@ def populate(*, patients: int, seed: int) -> World:
 
         ours = _register(rng, riverbend, patients, payers, today, riverbend_staff.admin)
         theirs = _register(rng, lakeside, other_patients, payers, today, lakeside_staff.admin)
-        _care_teams(rng, ours, riverbend_staff, riverbend, northstar, prescribers, today, full_team_first=True)
+        team = _care_teams(rng, ours, riverbend_staff, riverbend, northstar, prescribers, today, full_team_first=True)
         _care_teams(rng, theirs, lakeside_staff, lakeside, None, [], today, full_team_first=False)
+        # After everything above, so the same seed still gives the same people and teams.
+        documents, prescriber_of = _records(rng, ours, team, riverbend, northstar, today)
+        authorizations = _authorizations(rng, ours, prescriber_of, riverbend, northstar, riverbend_staff.admin, now)
 
+    chart_records = dict(zip([r[3] for r in CHART_RECORDS], documents[: len(CHART_RECORDS)], strict=True))
     return World(
-        therapist=riverbend_staff.therapists[0], chart_patient=ours[0], patients=patients, other_patients=other_patients
+        therapist=riverbend_staff.therapists[0],
+        prescriber=prescriber_of[ours[0].pk].user,
+        chart_patient=ours[0],
+        # The record page loads a Riverbend record the authorization covers;
+        # the Part 2 record must stay out of the prescriber's chart.
+        shared_document=chart_records["Treatment plan review"],
+        withheld_document=chart_records["Substance-use program progress note"],
+        patients=patients,
+        other_patients=other_patients,
+        documents=len(documents),
+        authorizations=len(authorizations),
     )
 
 
-def describe(world: World) -> dict[str, Any]:
-    """Sign the therapist in and note what the load will ask for (the
-    run-specific fields of the Manifest)."""
-    from django.conf import settings
+def _csrf_secret() -> str:
     from django.middleware.csrf import CSRF_ALLOWED_CHARS, CSRF_SECRET_LENGTH
 
+    return "".join(secrets.choice(CSRF_ALLOWED_CHARS) for _ in range(CSRF_SECRET_LENGTH))
+
+
+def describe(world: World) -> dict[str, Any]:
+    """Sign the therapist and the prescriber in and note what the load will
+    ask for (the run-specific fields of the Manifest)."""
+    from django.conf import settings
+    from django.db.models import Max
+
+    from tandem.access import policy
     from tandem.audit.models import AuditEvent
+    from tandem.consent.models import Disclosure
     from tandem.patients.selectors import search_patients
 
-    therapist, chart_patient = world.therapist, world.chart_patient
-    therapist.refresh_from_db()  # the session's auth hash is derived from the password
+    therapist, prescriber, chart_patient = world.therapist, world.prescriber, world.chart_patient
+    # The sessions' auth hashes are derived from the passwords, set last.
+    therapist.refresh_from_db()
+    prescriber.refresh_from_db()
+    therapist_sharing = policy.sharing_for(therapist, chart_patient)
+    prescriber_sharing = policy.sharing_for(prescriber, chart_patient)
+    shared, withheld = world.shared_document, world.withheld_document
+    # What the pages will show, asked of the policy itself: the prescriber's
+    # chart must show the shared record and not the Part 2 one.
+    assert prescriber_sharing.sees(shared.effective_class, shared.organization_id), "the shared record is not shared"
+    assert not prescriber_sharing.sees(withheld.effective_class, withheld.organization_id), "Part 2 crossed over"
     # The chart under load is the therapist's own patient with a full team
     # (prescriber, coordinator, a therapist who left); the search looks for
     # that patient's last name, as a clinician would.
@@ -440,7 +695,7 @@ def describe(world: World) -> dict[str, Any]:
         "session_cookie_name": settings.SESSION_COOKIE_NAME,
         "session_key": _signed_in_session(therapist),
         "csrf_cookie_name": settings.CSRF_COOKIE_NAME,
-        "csrf_secret": "".join(secrets.choice(CSRF_ALLOWED_CHARS) for _ in range(CSRF_SECRET_LENGTH)),
+        "csrf_secret": _csrf_secret(),
         "therapist_display_name": therapist.display_name,
         "patients": world.patients,
         "other_patients": world.other_patients,
@@ -449,6 +704,21 @@ def describe(world: World) -> dict[str, Any]:
         "chart_patient": str(chart_patient.public_id),
         "chart_patient_mrn": chart_patient.mrn,
         "audit_seq_after_generate": AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0,
+        # The Northstar prescriber on the chart patient's team, signed in the same way.
+        "prescriber_session_key": _signed_in_session(prescriber),
+        "prescriber_csrf_secret": _csrf_secret(),
+        "prescriber_display_name": prescriber.display_name,
+        "prescriber_patients": search_patients(prescriber).count(),
+        "shared_document": str(shared.public_id),
+        "shared_document_title": shared.title,
+        "withheld_document_title": withheld.title,
+        "chart_documents": {
+            "therapist": len(policy.visible_documents(therapist_sharing)),
+            "prescriber": len(policy.visible_documents(prescriber_sharing)),
+        },
+        "documents": world.documents,
+        "authorizations": world.authorizations,
+        "disclosure_id_after_generate": Disclosure.objects.aggregate(last=Max("id"))["last"] or 0,
     }
 
 
@@ -518,7 +788,8 @@ def main(argv: list[str] | None = None) -> int:
     manifest = generate(run_dir=run_dir, patients=args.patients, database_url=args.database_url, seed=args.seed)
     gen = manifest.generator
     print(
-        f"Generated {manifest.patients:,} + {manifest.other_patients:,} patients on {manifest.database_vendor} "
+        f"Generated {manifest.patients:,} + {manifest.other_patients:,} patients, {manifest.documents:,} records and "
+        f"{manifest.authorizations:,} authorizations on {manifest.database_vendor} "
         f"(migrate {gen['migrate_seconds']} s, data {gen['populate_seconds']} s, peak RSS {gen['peak_rss_mib']} MiB, "
         f"{gen['peak_rss_before_password_hash_mib']} MiB before the one argon2 hash)"
     )

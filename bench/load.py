@@ -12,7 +12,12 @@ request cap and by the number of connections. The trivial view is measured
 first and again last: every page's throughput is given as a ratio to it,
 measured in the same run on the same server, and the two trivial runs show how
 steady the machine was. Memory is the resident set of the gunicorn master and
-its workers, sampled from /proc while the load runs.
+its workers, sampled from /proc while the load runs, and each process's own
+peak (VmHWM) read at the end.
+
+Pages are loaded as two people: the practice's therapist, and the partner
+group's prescriber, whose chart, list and record pages cross the consent gate
+and write disclosure rows.
 """
 
 from __future__ import annotations
@@ -60,10 +65,17 @@ class Endpoint:
     key: str
     label: str
     path: str
-    signed_in: bool
+    # Whose session the requests carry: "" (anonymous), "therapist" or "prescriber".
+    session: str
     # Text the page must contain: proof it is the real page and not the
     # sign-in form a lapsed session would be redirected to.
     markers: tuple[str, ...]
+    # Text it must not contain: what the consent gate keeps from this viewer.
+    absent: tuple[str, ...] = ()
+
+    @property
+    def signed_in(self) -> bool:
+        return bool(self.session)
 
 
 @dataclass
@@ -81,27 +93,57 @@ class LoadOptions:
     server_env: dict[str, str] = field(default_factory=dict)
 
 
+# Shown when consent withholds ordinary treatment information (policy.Sharing.withheld).
+WITHHELD_NOTICE = "Some information is not shared with you"
+
+
 def endpoints(manifest: Manifest) -> list[Endpoint]:
     me = manifest.therapist_display_name
     # The page's own count line: "… · 25 patients".
     matches = f"{manifest.search_matches} patient"
-    return [
-        Endpoint("trivial", "trivial view (anonymous)", "/bench/trivial", False, ("ok",)),
-        Endpoint("trivial_signed_in", "trivial view (signed in)", "/bench/trivial", True, ("ok",)),
-        Endpoint("patient_list", "patient list", "/patients/", True, (me, "Page 1 of")),
+    chart = f"/patients/{manifest.chart_patient}/"
+    # The chart patient's Part 2 record: the therapist's own, never the prescriber's.
+    part2 = (manifest.withheld_document_title,) if manifest.withheld_document_title else ()
+    pages = [
+        Endpoint("trivial", "trivial view (anonymous)", "/bench/trivial", "", ("ok",)),
+        Endpoint("trivial_signed_in", "trivial view (signed in)", "/bench/trivial", "therapist", ("ok",)),
+        Endpoint("patient_list", "patient list", "/patients/", "therapist", (me, "Page 1 of")),
         Endpoint(
             "patient_search",
             "patient list, searched",
             "/patients/?" + urlencode({"q": manifest.search_query}),
-            True,
+            "therapist",
             (me, matches),
         ),
+        Endpoint("patient_chart", "patient chart", chart, "therapist", (me, manifest.chart_patient_mrn, *part2)),
+    ]
+    if not manifest.prescriber_session_key:  # a manifest from before the prescriber was signed in
+        return pages
+    prescriber = manifest.prescriber_display_name
+    shared = manifest.shared_document_title
+    return [
+        *pages,
         Endpoint(
-            "patient_chart",
-            "patient chart",
-            f"/patients/{manifest.chart_patient}/",
-            True,
-            (me, manifest.chart_patient_mrn),
+            "prescriber_list",
+            "patient list (partner prescriber)",
+            "/patients/",
+            "prescriber",
+            (prescriber, "Page 1 of", f"{manifest.prescriber_patients} patient"),
+        ),
+        Endpoint(
+            "prescriber_chart",
+            "patient chart (partner prescriber, consent gate + disclosure row)",
+            chart,
+            "prescriber",
+            (prescriber, manifest.chart_patient_mrn, shared),
+            absent=(*part2, WITHHELD_NOTICE),
+        ),
+        Endpoint(
+            "prescriber_record",
+            "shared record page (prescriber)",
+            f"/patients/{manifest.chart_patient}/records/{manifest.shared_document}/",
+            "prescriber",
+            (prescriber, shared, "Shared with you by"),
         ),
     ]
 
@@ -408,8 +450,12 @@ def fetch(port: int, path: str, *, cookie: str, timeout: float = 10.0) -> tuple[
         conn.close()
 
 
+def _cookie(manifest: Manifest, endpoint: Endpoint) -> str:
+    return manifest.cookie_header(endpoint.session) if endpoint.signed_in else ""
+
+
 def preflight(server: Server, manifest: Manifest, endpoint: Endpoint) -> None:
-    status, body = fetch(server.port, endpoint.path, cookie=manifest.cookie_header() if endpoint.signed_in else "")
+    status, body = fetch(server.port, endpoint.path, cookie=_cookie(manifest, endpoint))
     if status != 200:
         raise SystemExit(
             f"{endpoint.label}: {endpoint.path} answered {status}, not 200 "
@@ -418,6 +464,9 @@ def preflight(server: Server, manifest: Manifest, endpoint: Endpoint) -> None:
     missing = [m for m in endpoint.markers if m not in body]
     if missing:
         raise SystemExit(f"{endpoint.label}: the page lacks {missing!r}; it is not the page to measure")
+    leaked = [m for m in endpoint.absent if m in body]
+    if leaked:
+        raise SystemExit(f"{endpoint.label}: the page shows {leaked!r}, which the consent gate should keep out")
 
 
 # --- The client --------------------------------------------------------------------
@@ -537,14 +586,14 @@ def measure(
     beside the bench halves its figures.
     """
     url = server.base_url + endpoint.path
-    cookie = manifest.cookie_header() if endpoint.signed_in else ""
+    cookie = _cookie(manifest, endpoint)
     pids = [server.process.pid, *server.worker_pids()] if server.process else []
     attempts = 1 + (QUIET_RETRIES if options.quiet_wait else 0)
     for attempt in range(1, attempts + 1):
         if options.quiet_wait:
             wait_for_quiet(options.quiet_wait, progress)
         if progress:
-            print(f"  {endpoint.label:<28} {options.warmup} s warm-up, {options.seconds} s measured", flush=True)
+            print(f"  {endpoint.label:<38} {options.warmup} s warm-up, {options.seconds} s measured", flush=True)
         if options.warmup:
             run_wrk(url, cookie=cookie, seconds=options.warmup, options=options)
         cpu = CpuAccount(pids)
@@ -589,9 +638,12 @@ def run_load(manifest: Manifest, options: LoadOptions, progress: bool = True) ->
             preflight(server, manifest, endpoint)
         for endpoint in order:
             measured.append((endpoint, measure(server, manifest, endpoint, options, progress)))
-        # The session must still be good after the load: pages measured after
+        # The sessions must still be good after the load: pages measured after
         # a silent sign-out would be measuring the redirect.
-        preflight(server, manifest, targets[-1])
+        for key in ("patient_chart", "prescriber_chart"):
+            for endpoint in targets:
+                if endpoint.key == key:
+                    preflight(server, manifest, endpoint)
     finally:
         cpu_report = cpu.report()
         sampler.stop()
@@ -606,6 +658,7 @@ def run_load(manifest: Manifest, options: LoadOptions, progress: bool = True) ->
         results_by_key[key] = {
             "label": endpoint.label + (", again last" if key == "trivial_after" else ""),
             "signed_in": endpoint.signed_in,
+            "session": endpoint.session,
             **summary,
             "ratio_to_trivial": round(summary["rps"] / trivial_reference, 3) if trivial_reference else None,
         }
@@ -649,6 +702,10 @@ def run_load(manifest: Manifest, options: LoadOptions, progress: bool = True) ->
             "patients": manifest.patients,
             "other_practice_patients": manifest.other_patients,
             "search_matches": manifest.search_matches,
+            "prescriber_patients": manifest.prescriber_patients,
+            "chart_documents": manifest.chart_documents,
+            "documents": manifest.documents,
+            "authorizations": manifest.authorizations,
             "server": f"gunicorn {options.worker_class}, {options.workers} workers"
             + (f" × {options.gunicorn_threads} threads" if options.worker_class == "gthread" else ""),
             **asdict(options),
@@ -679,13 +736,14 @@ def write_results(results: dict[str, Any], directory: Path = RESULTS_DIR) -> Pat
 
 def format_table(results: dict[str, Any]) -> str:
     c = results["config"]
+    width = max(38, *(len(r["label"]) + 2 for r in results["endpoints"].values()))
     lines = [
         f"Tandem bench: {c['database']}, {c['patients']:,} patients (+{c['other_practice_patients']:,} at another "
         f"practice); {c['server']}; wrk, {c['connections']} connections, {c['seconds']} s per endpoint; "
         f"{results['machine']['cpus']} CPUs; Tandem {results['versions']['tandem']}",
         "",
         # CPU cores used while measuring: gunicorn, PostgreSQL, wrk (and this script), unrelated processes.
-        f"{'endpoint':<38}{'req/s':>8}{'× trivial':>10}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'KiB':>6}"
+        f"{'endpoint':<{width}}{'req/s':>8}{'× trivial':>10}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'KiB':>6}"
         f"{'cpu: server':>12}{'pg':>6}{'wrk':>6}{'others':>7}",
     ]
     for result in results["endpoints"].values():
@@ -693,7 +751,7 @@ def format_table(results: dict[str, Any]) -> str:
         lat = result["latency_ms"]
         cpu = result["cpu_cores"]
         lines.append(
-            f"{result['label']:<38}{result['rps']:>8,.0f}{ratio:>10.3f}"
+            f"{result['label']:<{width}}{result['rps']:>8,.0f}{ratio:>10.3f}"
             f"{lat['p50']:>8.2f}{lat['p95']:>8.2f}{lat['p99']:>8.2f}{result['kib_per_response']:>6.1f}"
             f"{cpu['server_cores']:>12.2f}{cpu['postgres_cores']:>6.2f}{cpu['client_cores']:>6.2f}"
             f"{cpu['other_processes_cores']:>7.2f}"
@@ -707,6 +765,13 @@ def format_table(results: dict[str, Any]) -> str:
         f"PSS at end {memory['pss_mib_at_end']} MiB",
         f"Generator: peak RSS {results['memory']['generator_peak_rss_mib']} MiB",
     ]
+    if c.get("chart_documents"):
+        shown = c["chart_documents"]
+        lines.append(
+            f"Data: {c.get('documents', 0):,} records, {c.get('authorizations', 0):,} authorizations; the chart shows "
+            f"{shown.get('therapist')} records to the therapist and {shown.get('prescriber')} to the prescriber, "
+            f"whose list holds {c.get('prescriber_patients', 0):,} patients"
+        )
     t = results["trivial_rps"]
     lines.append(
         f"Trivial view first/last: {t['first']:,.0f} / {t['last']:,.0f} req/s (drift {t['drift']:.1%}); "

@@ -1,4 +1,4 @@
-"""What one benchmark run is: its database, its secret, its signed-in session.
+"""What one benchmark run is: its database, its secret, its signed-in sessions.
 
 The generator writes a manifest; the load script, the audit check and the
 server all read it, so every process of a run talks to the same database with
@@ -44,16 +44,36 @@ class Manifest:
     chart_patient: str
     chart_patient_mrn: str
     audit_seq_after_generate: int
+    # The partner group's prescriber on the chart patient's care team, and
+    # what crosses the consent gate to them.
+    prescriber_session_key: str = ""
+    prescriber_csrf_secret: str = ""
+    prescriber_display_name: str = ""
+    prescriber_patients: int = 0
+    shared_document: str = ""  # a Riverbend record of the chart patient the authorization covers
+    shared_document_title: str = ""
+    withheld_document_title: str = ""  # the chart patient's Part 2 record: never shown to the prescriber
+    chart_documents: dict[str, int] = field(default_factory=dict)  # records each one's chart shows
+    documents: int = 0
+    authorizations: int = 0
+    disclosure_id_after_generate: int = 0
     generator: dict[str, float] = field(default_factory=dict)
 
     @property
     def path(self) -> Path:
         return Path(self.run_dir) / MANIFEST_NAME
 
-    def cookie_header(self) -> str:
+    def cookie_header(self, session: str = "therapist") -> str:
+        """The Cookie header of the therapist's (or the prescriber's) browser tab."""
         # A browser tab sends its CSRF cookie back too; without it every page
         # would mint a new one and answer with an extra Set-Cookie.
-        return f"{self.session_cookie_name}={self.session_key}; {self.csrf_cookie_name}={self.csrf_secret}"
+        if session == "therapist":
+            key, csrf = self.session_key, self.csrf_secret
+        elif session == "prescriber":
+            key, csrf = self.prescriber_session_key, self.prescriber_csrf_secret
+        else:
+            raise ValueError(f"no {session!r} session in the manifest")
+        return f"{self.session_cookie_name}={key}; {self.csrf_cookie_name}={csrf}"
 
     def save(self) -> Path:
         path = self.path

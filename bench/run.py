@@ -5,7 +5,8 @@
 1. ``generate.py`` builds a fresh database and a signed-in session, in its own
    process so its peak memory is its own;
 2. ``load.py`` serves it with gunicorn and measures each endpoint with wrk;
-3. ``check.py`` walks the audit chain the load appended to.
+3. ``check.py`` walks the audit chain the load appended to and counts the
+   audit and disclosure rows the load added.
 
 Results go to bench/results/ as JSON and are printed as a table. The run
 directory (and a PostgreSQL database) is removed afterwards unless ``--keep``.
@@ -95,6 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     print(load.format_table(results))
     rows = ", ".join(f"{n:,} {what}" for what, n in audit["rows_appended_by_load"].items())
     print(f"Audit: the load appended {rows}; {audit['chain']}")
+    disclosed = audit.get("disclosures_added_by_load", {})
+    print(
+        "Disclosures: the load added "
+        + (", ".join(f"{n:,} {what}" for what, n in disclosed.items()) if disclosed else "none")
+    )
     print(f"\nResults: {path}" + (f"\nRun directory kept: {run_dir}" if args.keep else ""))
     return 1 if results["problems"] else 0
 
