@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "tandem.credentials",
     "tandem.records",
     "tandem.consent",
+    "tandem.scheduling",
     "tandem.messaging",
     "tandem.home",
     "tandem.operations",
@@ -109,6 +110,7 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     }
     _test_name = env_str("TANDEM_TEST_SQLITE_FILE", "")
     if _test_name:
+        Path(_test_name).parent.mkdir(parents=True, exist_ok=True)
         _db["TEST"] = {"NAME": _test_name}
 elif _db["ENGINE"] != "django.db.backends.postgresql":
     raise ConfigError("TANDEM_DATABASE_URL must point at SQLite or PostgreSQL")

@@ -1,0 +1,278 @@
+"""Finding slots and booking. Atomic, audited, and safe under concurrency:
+see docs/decisions/0004-scheduling.md."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+import zoneinfo
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+
+from tandem.accounts.models import User
+from tandem.audit import services as audit
+from tandem.audit.models import Action
+from tandem.credentials import eligibility
+from tandem.organizations.models import Membership, Organization, Role
+from tandem.patients.models import Patient
+from tandem.scheduling import slots
+from tandem.scheduling.models import (
+    DEFAULT_TYPES,
+    Appointment,
+    AppointmentType,
+    Kind,
+    Modality,
+    Participant,
+    SchedulingRules,
+    TimeOff,
+    WeeklyHours,
+)
+
+TREATMENT = "treatment"
+
+
+class SlotTaken(Exception):
+    """Someone else booked this time first."""
+
+
+class BookingRefused(Exception):
+    def __init__(self, reasons: Sequence[str]) -> None:
+        super().__init__("; ".join(reasons))
+        self.reasons = list(reasons)
+
+
+def ensure_types(organization: Organization) -> list[AppointmentType]:
+    """The organization's appointment types, creating the defaults on first use."""
+    existing = list(AppointmentType.objects.filter(organization=organization))
+    if not existing:
+        AppointmentType.objects.bulk_create(
+            [
+                AppointmentType(
+                    organization=organization,
+                    kind=kind,
+                    name=str(Kind(kind).label),
+                    minutes=minutes,
+                    with_patient=with_patient,
+                    new_patient=new_patient,
+                )
+                for kind, (minutes, with_patient, new_patient) in DEFAULT_TYPES.items()
+            ]
+            + [
+                AppointmentType(
+                    organization=organization,
+                    kind=Kind.CONSULT,
+                    name="Provider consult (30 min)",
+                    minutes=30,
+                    with_patient=False,
+                )
+            ],
+            ignore_conflicts=True,
+        )
+        existing = list(AppointmentType.objects.filter(organization=organization))
+    return existing
+
+
+def rules_for(clinician: User) -> SchedulingRules:
+    found = SchedulingRules.objects.filter(clinician=clinician).first()
+    return found if found is not None else SchedulingRules(clinician=clinician)
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """What one clinician's time looks like around a window."""
+
+    zone: str
+    hours: list[slots.Hours]
+    busy: list[slots.Interval]
+    time_off: list[slots.Interval]
+    per_day: Counter[datetime.date]
+    new_per_week: Counter[tuple[int, int]]
+    rules: SchedulingRules
+
+
+def calendar(clinician: User, start: datetime.datetime, end: datetime.datetime) -> Calendar:
+    margin = datetime.timedelta(days=1)
+    hours_rows = list(WeeklyHours.objects.filter(clinician=clinician))
+    zone = hours_rows[0].timezone if hours_rows else clinician.timezone
+    held = list(
+        Participant.objects.filter(
+            user=clinician, holds=True, starts_at__lt=end + margin, ends_at__gt=start - datetime.timedelta(days=7)
+        ).select_related("appointment__appointment_type")
+    )
+    tz = zoneinfo.ZoneInfo(zone)
+    per_day: Counter[datetime.date] = Counter(p.starts_at.astimezone(tz).date() for p in held)
+    new_per_week: Counter[tuple[int, int]] = Counter(
+        p.starts_at.astimezone(tz).isocalendar()[:2] for p in held if p.appointment.appointment_type.new_patient
+    )
+    return Calendar(
+        zone=zone,
+        hours=[slots.Hours(h.weekday, h.start, h.end, h.valid_from, h.valid_until) for h in hours_rows],
+        busy=[slots.Interval(p.starts_at, p.ends_at) for p in held],
+        time_off=[
+            slots.Interval(t.starts_at, t.ends_at)
+            for t in TimeOff.objects.filter(clinician=clinician, starts_at__lt=end + margin, ends_at__gt=start - margin)
+        ],
+        per_day=per_day,
+        new_per_week=new_per_week,
+        rules=rules_for(clinician),
+    )
+
+
+def open_slots(
+    clinician: User,
+    appointment_type: AppointmentType,
+    start: datetime.datetime,
+    end: datetime.datetime,
+    *,
+    limit: int | None = 50,
+) -> list[datetime.datetime]:
+    cal = calendar(clinician, start, end)
+    found = slots.find_slots(
+        hours=cal.hours,
+        zone=cal.zone,
+        busy=cal.busy,
+        time_off=cal.time_off,
+        minutes=appointment_type.minutes,
+        buffer=cal.rules.buffer_minutes,
+        window_start=start,
+        window_end=end,
+        max_per_day=cal.rules.max_per_day,
+        booked_per_day=cal.per_day,
+        limit=None if appointment_type.new_patient else limit,
+    )
+    if appointment_type.new_patient:
+        tz = zoneinfo.ZoneInfo(cal.zone)
+        cap = cal.rules.new_patient_per_week
+        found = [s for s in found if cal.new_per_week[s.astimezone(tz).isocalendar()[:2]] < cap]
+        found = found[:limit] if limit is not None else found
+    return found
+
+
+def _why_not(
+    clinician: User, appointment_type: AppointmentType, start: datetime.datetime, end: datetime.datetime
+) -> tuple[list[str], bool]:
+    """Why the visit does not fit this clinician's time, and whether another appointment is in the way."""
+    cal = calendar(clinician, start, end)
+    tz = zoneinfo.ZoneInfo(cal.zone)
+    reasons = slots.fits(
+        hours=cal.hours,
+        zone=cal.zone,
+        busy=cal.busy,
+        time_off=cal.time_off,
+        start=start,
+        end=end,
+        buffer=cal.rules.buffer_minutes,
+        max_per_day=cal.rules.max_per_day,
+        booked_on_day=cal.per_day[start.astimezone(tz).date()],
+    )
+    week = start.astimezone(tz).isocalendar()[:2]
+    if appointment_type.new_patient and cal.new_per_week[week] >= cal.rules.new_patient_per_week:
+        reasons.append("no new-patient capacity left that week")
+    clash = any(r in {slots.OVERLAP, slots.TOO_CLOSE} for r in reasons)
+    return [f"{clinician.display_name}: {r}" for r in reasons], clash
+
+
+def is_prescriber(clinician: User) -> bool:
+    return Membership.objects.filter(user=clinician, role=Role.PRESCRIBER, is_active=True).exists()
+
+
+def eligibility_reasons(clinician: User, *, state: str, at: datetime.datetime, modality: str) -> list[str]:
+    """Why this prescriber may not see a patient located in ``state`` at ``at`` (empty: they may)."""
+    creds = eligibility.load_credentials([clinician.pk]).get(clinician.pk) or eligibility.Credentials(discipline="")
+    action = eligibility.Action.SEE_AUDIO if modality == Modality.AUDIO else eligibility.Action.SEE
+    decision = eligibility.decide(creds, state=state, at=at, action=action)
+    return [] if decision.allowed else [f"{clinician.display_name}: {r.text}" for r in decision.reasons]
+
+
+def book(
+    *,
+    actor: User,
+    appointment_type: AppointmentType,
+    clinicians: Sequence[User],
+    patient: Patient | None,
+    starts_at: datetime.datetime,
+    modality: str,
+    expected_state: str = "",
+    form_token: uuid.UUID | None = None,
+    meta: audit.RequestMeta,
+    minutes: int | None = None,
+) -> Appointment:
+    """Book one appointment, or refuse with reasons, or raise SlotTaken when
+    another booking won the race. Nothing partial is ever written."""
+    if form_token is not None:
+        existing = Appointment.objects.filter(form_token=form_token, created_by=actor).first()
+        if existing is not None:
+            return existing
+    people = list({c.pk: c for c in clinicians}.values())
+    reasons: list[str] = []
+    if not people:
+        reasons.append("Choose at least one clinician.")
+    if appointment_type.with_patient and patient is None:
+        reasons.append("This kind of appointment needs a patient.")
+    if not appointment_type.with_patient and patient is not None:
+        reasons.append("A provider consult has no patient.")
+    if appointment_type.kind == Kind.CO_TREATMENT and len(people) < 2:
+        reasons.append("A co-treatment visit has the therapist and the prescriber together.")
+    if appointment_type.kind == Kind.CONSULT and len(people) != 2:
+        reasons.append("A provider consult is between two clinicians.")
+    if starts_at.tzinfo is None:
+        reasons.append("The start needs a time zone.")
+    if modality not in Modality.values:
+        reasons.append("Choose how the visit happens.")
+    if reasons:
+        raise BookingRefused(reasons)
+    ends_at = starts_at + datetime.timedelta(minutes=minutes or appointment_type.minutes)
+    if patient is not None:
+        state = expected_state or patient.state
+        for person in people:
+            if is_prescriber(person):
+                reasons += eligibility_reasons(person, state=state, at=starts_at, modality=modality)
+        if reasons:
+            raise BookingRefused(reasons)
+    try:
+        with transaction.atomic():
+            # SQLite: this block holds the write lock from its first statement (BEGIN IMMEDIATE).
+            # PostgreSQL: the exclusion constraint refuses the loser of a race at insert.
+            taken = False
+            for person in people:
+                why, clash = _why_not(person, appointment_type, starts_at, ends_at)
+                reasons += why
+                taken = taken or bool(clash)
+            if taken:
+                raise SlotTaken("That time was just taken. Choose another slot.")
+            if reasons:
+                raise BookingRefused(reasons)
+            appointment = Appointment.objects.create(
+                organization=appointment_type.organization,
+                appointment_type=appointment_type,
+                patient=patient,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                modality=modality,
+                expected_state=(expected_state or (patient.state if patient else "")),
+                created_by=actor,
+                form_token=form_token,
+            )
+            Participant.objects.bulk_create(
+                Participant(appointment=appointment, user=p, starts_at=starts_at, ends_at=ends_at) for p in people
+            )
+            audit.record(
+                actor=actor,
+                action=Action.CREATE,
+                purpose=TREATMENT,
+                meta=meta,
+                patient_id=patient.public_id if patient else None,
+                target_type="appointment",
+                target_id=appointment.public_id,
+                detail={"kind": appointment_type.kind, "clinicians": len(people)},
+            )
+    except IntegrityError as exc:
+        if form_token is not None:
+            existing = Appointment.objects.filter(form_token=form_token, created_by=actor).first()
+            if existing is not None:
+                return existing
+        raise SlotTaken("That time was just taken. Choose another slot.") from exc
+    return appointment
