@@ -49,6 +49,8 @@ INSTALLED_APPS = [
     "tandem.records",
     "tandem.consent",
     "tandem.scheduling",
+    "tandem.feeds",
+    "tandem.reminders",
     "tandem.messaging",
     "tandem.home",
     "tandem.operations",

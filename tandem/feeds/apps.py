@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class FeedsConfig(AppConfig):
+    name = "tandem.feeds"
+    label = "feeds"
+    verbose_name = "Calendar feeds"
