@@ -29,6 +29,20 @@ def private_files(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     return tmp_path / "private"
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(
+    django_db_modify_db_settings_parallel_suffix: None, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """On SQLite the test database is a file, as in production, so tests of
+    concurrent writers (fifty bookings of one slot) get real locking between
+    connections. Each run and each xdist worker gets a file of its own."""
+    from django.conf import settings
+
+    default = settings.DATABASES["default"]
+    if default["ENGINE"] == "django.db.backends.sqlite3" and not default.get("TEST", {}).get("NAME"):
+        default.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("db") / "tandem.sqlite3")
+
+
 @pytest.fixture
 def cast(db: None) -> Cast:
     return build_cast()

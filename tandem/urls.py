@@ -14,6 +14,8 @@ urlpatterns = [
     path("patients/", include("tandem.patients.urls")),
     path("", include("tandem.consent.urls")),
     path("", include("tandem.records.urls")),
+    path("", include("tandem.feeds.urls")),
+    path("", include("tandem.scheduling.urls")),
     path("organization/", include("tandem.organizations.urls")),
     path("audit/", include("tandem.audit.urls")),
     path("credentials/", include("tandem.credentials.urls")),

@@ -45,6 +45,7 @@ from tandem.organizations.models import (
 )
 from tandem.patients.models import CareTeamMember, Patient, active_on
 from tandem.records.models import Document, PsychotherapyNote
+from tandem.scheduling.models import Appointment
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
@@ -648,3 +649,97 @@ def get_break_glass_for_review(user: User | AnonymousUser | None, public_id: obj
     if found is None:
         raise Http404("Not found")
     return found
+
+
+# --- Appointments ---------------------------------------------------------------------------------
+#
+# An appointment belongs to the organization whose appointment type it uses.
+# Its participants always see it. Other viewers of the patient see it when
+# they may see that organization's appointments (consent class
+# "appointments"); a provider consult, which has no patient, only its
+# participants see.
+
+
+def visible_appointments(sharing: Sharing) -> list[Appointment]:
+    rows = (
+        Appointment.objects.filter(patient=sharing.patient)
+        .select_related("appointment_type", "organization", "patient")
+        .prefetch_related("participants__user")
+        .order_by("starts_at", "id")
+    )
+    return [
+        a
+        for a in rows
+        if any(p.user_id == sharing.viewer_id for p in a.participants.all())
+        or sharing.sees(InfoClass.APPOINTMENTS, a.organization_id)
+    ]
+
+
+def get_appointment_for(user: User | AnonymousUser | None, public_id: object) -> tuple[Appointment, Grant | None]:
+    """The appointment and, for a non-participant, the basis they see it on; 404 otherwise."""
+    if not _is_signed_in(user):
+        raise Http404("Not found")
+    appointment = (
+        Appointment.objects.filter(public_id=parse_public_id(public_id))
+        .select_related("appointment_type", "organization", "patient__practice", "patient__payer", "created_by")
+        .first()
+    )
+    if appointment is None:
+        raise Http404("Not found")
+    if appointment.participants.filter(user=user).exists():
+        return appointment, None
+    patient = appointment.patient
+    if patient is None or not visible_patients(user).filter(pk=patient.pk).exists():
+        raise Http404("Not found")
+    grant = sharing_for(user, patient).grant(InfoClass.APPOINTMENTS, appointment.organization_id)
+    if grant is None:
+        raise Http404("Not found")
+    return appointment, grant
+
+
+def booking_organization(user: User | AnonymousUser | None, patient: Patient) -> Organization | None:
+    """The organization a user books this patient's appointments for: the
+    practice for its staff, or the group of a care-team member."""
+    if not _is_signed_in(user):
+        return None
+    if can_edit_patient(user, patient):
+        return patient.practice
+    member = (
+        CareTeamMember.objects.filter(
+            active_on(patient.practice.local_date()),
+            patient=patient,
+            user=user,
+            organization__in=standing(user).orgs_with({Role.PRESCRIBER, Role.COORDINATOR}),
+        )
+        .select_related("organization")
+        .first()
+    )
+    return None if member is None else member.organization
+
+
+def can_change_appointment(user: User | AnonymousUser | None, appointment: Appointment) -> bool:
+    """Its participants, and the staff of its organization who keep the schedule."""
+    if not _is_signed_in(user):
+        return False
+    if appointment.participants.filter(user=user).exists():
+        return True
+    return bool(
+        standing(user).roles_in(appointment.organization_id)
+        & {Role.PRACTICE_ADMIN, Role.GROUP_ADMIN, Role.COORDINATOR, Role.THERAPIST}
+    )
+
+
+def schedulable_clinicians(patient: Patient) -> QuerySet[User]:
+    """Who can be booked for this patient: clinicians on the care team today,
+    and the practice's therapists."""
+    from tandem.accounts.models import User as UserModel
+
+    day = patient.practice.local_date()
+    team = CareTeamMember.objects.filter(active_on(day), patient=patient).values("user_id")
+    practice_therapists = Membership.objects.filter(
+        organization=patient.practice, role=Role.THERAPIST, is_active=True
+    ).values("user_id")
+    clinical = Membership.objects.filter(role__in=list(CLINICAL_ROLES), is_active=True).values("user_id")
+    return UserModel.objects.filter(
+        Q(pk__in=team) | Q(pk__in=practice_therapists), pk__in=clinical, is_active=True
+    ).order_by("full_name")

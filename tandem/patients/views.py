@@ -9,6 +9,7 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tandem.access import policy
@@ -121,6 +122,9 @@ def patient_chart(request: HttpRequest, public_id: str) -> HttpResponse:
         documents = policy.visible_documents(sharing)
         for d in documents:
             ledger.note(d.organization_id, d.effective_class, f"document:{d.public_id}")
+        appointments = policy.visible_appointments(sharing)
+        for a in appointments:
+            ledger.note(a.organization_id, InfoClass.APPOINTMENTS, f"appointment:{a.public_id}")
         ledger.write()
         _record_view(request, patient, "patient_chart")
     # Part 2 records of another organization carry the notice against redisclosure wherever they are listed.
@@ -135,6 +139,9 @@ def patient_chart(request: HttpRequest, public_id: str) -> HttpResponse:
         "sharing": sharing,
         "documents": documents,
         "part2_notice": PART2_NOTICE if part2_shared else "",
+        "upcoming": [a for a in appointments if a.ends_at >= timezone.now()],
+        "past": [a for a in appointments if a.ends_at < timezone.now()][::-1][:20],
+        "can_book": policy.booking_organization(request.user, patient) is not None,
         "current_team": [m for m in team if m.is_active_on(today) or m.starts_on > today],
         "past_team": [m for m in team if m.ends_on and m.ends_on < today],
         "timeline": selectors.timeline(patient, team, documents),

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from tandem.accounts.models import User
 from tandem.audit import services as audit
@@ -27,6 +28,7 @@ from tandem.scheduling.models import (
     Modality,
     Participant,
     SchedulingRules,
+    Status,
     TimeOff,
     WeeklyHours,
 )
@@ -269,6 +271,7 @@ def book(
                 target_id=appointment.public_id,
                 detail={"kind": appointment_type.kind, "clinicians": len(people)},
             )
+            _tell_team(actor, appointment, "booked")
     except IntegrityError as exc:
         if form_token is not None:
             existing = Appointment.objects.filter(form_token=form_token, created_by=actor).first()
@@ -276,3 +279,206 @@ def book(
                 return existing
         raise SlotTaken("That time was just taken. Choose another slot.") from exc
     return appointment
+
+
+# --- Changing an appointment ---------------------------------------------------------------
+
+
+def _audit_change(
+    actor: User, appointment: Appointment, action: Action, meta: audit.RequestMeta, **detail: object
+) -> None:
+    audit.record(
+        actor=actor,
+        action=action,
+        purpose=TREATMENT,
+        meta=meta,
+        patient_id=appointment.patient.public_id if appointment.patient else None,
+        target_type="appointment",
+        target_id=appointment.public_id,
+        detail=dict(detail),
+    )
+
+
+def _locked(appointment: Appointment) -> Appointment:
+    return (
+        Appointment.objects.select_for_update(of=("self",))
+        .select_related("patient__practice", "appointment_type")
+        .get(pk=appointment.pk)
+    )
+
+
+def cancel(*, actor: User, appointment: Appointment, reason: str, meta: audit.RequestMeta) -> Appointment:
+    if not reason.strip():
+        raise BookingRefused(["Give a reason for cancelling."])
+    with transaction.atomic():
+        locked = _locked(appointment)
+        if locked.status not in (Status.BOOKED, Status.CHECKED_IN):
+            raise BookingRefused([f"This appointment is already {locked.get_status_display().lower()}."])
+        locked.status = Status.CANCELLED
+        locked.status_reason = reason.strip()[:300]
+        locked.save(update_fields=["status", "status_reason"])
+        Participant.objects.filter(appointment=locked).update(holds=False)
+        _audit_change(actor, locked, Action.UPDATE, meta, change="cancelled")
+        _tell_team(actor, locked, "cancelled")
+    return locked
+
+
+def mark_no_show(*, actor: User, appointment: Appointment, meta: audit.RequestMeta) -> Appointment:
+    with transaction.atomic():
+        locked = _locked(appointment)
+        if locked.status != Status.BOOKED or locked.patient is None:
+            raise BookingRefused(["Only a booked appointment with a patient can be marked missed."])
+        if locked.starts_at > timezone.now():
+            raise BookingRefused(["An appointment can be marked missed only after it starts."])
+        locked.status = Status.NO_SHOW
+        locked.save(update_fields=["status"])
+        # The time was spent waiting: it stays held on the calendar.
+        _audit_change(actor, locked, Action.UPDATE, meta, change="no_show")
+        _tell_team(actor, locked, "missed")
+    return locked
+
+
+def complete(*, actor: User, appointment: Appointment, meta: audit.RequestMeta) -> Appointment:
+    with transaction.atomic():
+        locked = _locked(appointment)
+        if locked.status not in (Status.BOOKED, Status.CHECKED_IN):
+            raise BookingRefused([f"This appointment is already {locked.get_status_display().lower()}."])
+        locked.status = Status.COMPLETED
+        locked.save(update_fields=["status"])
+        _audit_change(actor, locked, Action.UPDATE, meta, change="completed")
+        _tell_team(actor, locked, "completed")
+    return locked
+
+
+def reschedule(
+    *, actor: User, appointment: Appointment, starts_at: datetime.datetime, reason: str, meta: audit.RequestMeta
+) -> Appointment:
+    """Move an appointment. Its own time is released for the check, so it may
+    move by less than its length; everything else is checked as for a booking."""
+    if not reason.strip():
+        raise BookingRefused(["Give a reason for moving it."])
+    try:
+        with transaction.atomic():
+            locked = _locked(appointment)
+            if locked.status != Status.BOOKED:
+                raise BookingRefused(["Only a booked appointment can be moved."])
+            people = [p.user for p in locked.participants.select_related("user")]
+            length = locked.ends_at - locked.starts_at
+            ends_at = starts_at + length
+            Participant.objects.filter(appointment=locked).update(holds=False)
+            reasons: list[str] = []
+            taken = False
+            for person in people:
+                why, clash = _why_not(person, locked.appointment_type, starts_at, ends_at)
+                reasons += why
+                taken = taken or bool(clash)
+            if locked.patient is not None:
+                state = locked.expected_state or locked.patient.state
+                for person in people:
+                    if is_prescriber(person):
+                        reasons += eligibility_reasons(person, state=state, at=starts_at, modality=locked.modality)
+            if taken:
+                raise SlotTaken("That time is taken. Choose another slot.")
+            if reasons:
+                raise BookingRefused(reasons)
+            old = locked.starts_at
+            locked.starts_at, locked.ends_at = starts_at, ends_at
+            locked.status_reason = reason.strip()[:300]
+            locked.save(update_fields=["starts_at", "ends_at", "status_reason"])
+            Participant.objects.filter(appointment=locked).update(starts_at=starts_at, ends_at=ends_at, holds=True)
+            _audit_change(
+                actor,
+                locked,
+                Action.UPDATE,
+                meta,
+                change="moved",
+                moved_by_minutes=int((starts_at - old).total_seconds() // 60),
+            )
+            _tell_team(actor, locked, "moved")
+    except IntegrityError as exc:
+        raise SlotTaken("That time was just taken. Choose another slot.") from exc
+    return locked
+
+
+@dataclass(frozen=True)
+class CheckIn:
+    appointment: Appointment
+    allowed: bool
+    reasons: list[str]
+
+
+def check_in(
+    *, actor: User, appointment: Appointment, state: str, attested_by: str, meta: audit.RequestMeta
+) -> CheckIn:
+    """Record where the patient is for this visit, and check every prescriber
+    again for that state. A mismatch blocks the visit, with the reasons."""
+    if attested_by not in {"patient", "clinician"}:
+        raise BookingRefused(["Say who attests the patient's location."])
+    with transaction.atomic():
+        locked = _locked(appointment)
+        if locked.patient is None or locked.status != Status.BOOKED:
+            raise BookingRefused(["Only a booked appointment with a patient is checked in."])
+        people = [p.user for p in locked.participants.select_related("user")]
+        reasons: list[str] = []
+        for person in people:
+            if is_prescriber(person):
+                reasons += eligibility_reasons(person, state=state, at=timezone.now(), modality=locked.modality)
+        locked.attested_state = state
+        locked.attested_by = attested_by
+        if not reasons:
+            locked.status = Status.CHECKED_IN
+            locked.checked_in_at = timezone.now()
+        locked.save(update_fields=["attested_state", "attested_by", "status", "checked_in_at"])
+        _audit_change(actor, locked, Action.UPDATE, meta, change="check_in", allowed=not reasons)
+    return CheckIn(locked, not reasons, reasons)
+
+
+def eligible_alternatives(
+    patient: Patient, *, state: str, at: datetime.datetime, modality: str, exclude: Sequence[User] = ()
+) -> list[User]:
+    """Prescribers of the practice's active partner groups who may see this patient there and then."""
+    from tandem.access import policy
+
+    groups = [m.organization_id for m in policy.eligible_care_team_members(patient) if m.role == Role.PRESCRIBER]
+    candidates = list(
+        User.objects.filter(
+            memberships__organization_id__in=groups, memberships__role=Role.PRESCRIBER, memberships__is_active=True
+        )
+        .exclude(pk__in=[u.pk for u in exclude])
+        .distinct()
+        .order_by("full_name")
+    )
+    creds = eligibility.load_credentials([c.pk for c in candidates])
+    action = eligibility.Action.SEE_AUDIO if modality == Modality.AUDIO else eligibility.Action.SEE
+    return [
+        c
+        for c in candidates
+        if eligibility.decide(
+            creds.get(c.pk) or eligibility.Credentials(discipline=""), state=state, at=at, action=action
+        ).allowed
+    ]
+
+
+def _tell_team(actor: User, appointment: Appointment, what: str) -> None:
+    """Tell the patient's other care-team members, at once and without health information."""
+    from django.urls import reverse
+
+    from tandem.messaging.services import notify
+    from tandem.patients.models import CareTeamMember, active_on
+
+    if appointment.patient is None:
+        ids = set(appointment.participants.values_list("user_id", flat=True))
+    else:
+        day = appointment.patient.practice.local_date()
+        ids = set(
+            CareTeamMember.objects.filter(active_on(day), patient=appointment.patient).values_list("user_id", flat=True)
+        )
+    ids.discard(actor.pk)
+    if not ids:
+        return
+    notify(
+        recipients=User.objects.filter(pk__in=ids, is_active=True),
+        kind="appointment",
+        text=f"An appointment of a patient you share was {what}.",
+        link=reverse("scheduling:appointment", args=[appointment.public_id]),
+    )

@@ -185,6 +185,29 @@ def note_text(c: Cast) -> dict[str, str]:
     return {"note": "Signed revocation letter received"}
 
 
+def therapy_appointment(c: Cast) -> dict[str, object]:
+    """A Riverbend therapy session of the shared patient with the therapist, next week."""
+    from django.utils import timezone as tz
+
+    from tandem.scheduling.models import Appointment, Participant
+    from tandem.scheduling.services import ensure_types
+
+    therapy = next(t for t in ensure_types(c.riverbend) if t.kind == "therapy")
+    start = tz.now().replace(microsecond=0) + datetime.timedelta(days=7)
+    appointment = Appointment.objects.create(
+        organization=c.riverbend,
+        appointment_type=therapy,
+        patient=c.patient,
+        starts_at=start,
+        ends_at=start + datetime.timedelta(minutes=50),
+        modality="video_home",
+        expected_state="OR",
+        created_by=c.therapist,
+    )
+    Participant.objects.create(appointment=appointment, user=c.therapist, starts_at=start, ends_at=appointment.ends_at)
+    return {"appointment_id": appointment.public_id}
+
+
 F = frozenset
 CARE_TEAM_CLINICIANS = {"therapist", "prescriber"}
 MATRIX: dict[str, Entry] = {
@@ -310,6 +333,34 @@ MATRIX: dict[str, Entry] = {
     ),
     "records:pn_new": Entry(kwargs=patient, allowed=F({"therapist", "colleague"}), patient_scoped=True),
     "records:pn": Entry(kwargs=private_note, allowed=F({"therapist"}), patient_scoped=True),
+    # Scheduling. The practice's staff and the patient's care-team prescriber book;
+    # an appointment is seen by its participants and by those the consent gate allows.
+    "scheduling:book": Entry(kwargs=patient, allowed=F(PRACTICE_STAFF | {"prescriber"}), patient_scoped=True),
+    "scheduling:appointment": Entry(kwargs=therapy_appointment, allowed=F(PRACTICE_STAFF)),
+    "scheduling:cancel": Entry(
+        kwargs=therapy_appointment,
+        method="POST",
+        allowed=F(PRACTICE_STAFF),
+        ok=302,
+        data=lambda c: {"reason": "Patient asked to cancel"},
+    ),
+    "scheduling:reschedule": Entry(
+        kwargs=therapy_appointment,
+        method="POST",
+        allowed=F(PRACTICE_STAFF),
+        ok=302,
+        data=lambda c: {"starts_at": "2031-01-06T10:00", "reason": "Patient asked to move"},
+    ),
+    "scheduling:no_show": Entry(kwargs=therapy_appointment, method="POST", allowed=F(PRACTICE_STAFF), ok=302),
+    "scheduling:complete": Entry(kwargs=therapy_appointment, method="POST", allowed=F(PRACTICE_STAFF), ok=302),
+    "scheduling:check_in": Entry(
+        kwargs=therapy_appointment,
+        method="POST",
+        allowed=F(PRACTICE_STAFF),
+        ok=302,
+        data=lambda c: {"state": "OR", "attested_by": "clinician"},
+    ),
+    "scheduling:week": Entry(),
     "admin:index": Entry(same_for_all=302),
     "admin_login_redirect": Entry(same_for_all=302),
 }

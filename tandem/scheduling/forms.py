@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import datetime
+import uuid
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from tandem.accounts.models import User
+from tandem.lib.us_states import US_STATES
+from tandem.patients.forms import FORBIDDEN_TEXT
+from tandem.scheduling.models import AppointmentType, Modality
+
+MAX_DAYS = 28
+
+
+class ClinicianChoices(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return str(obj.display_name)
+
+
+class TypeChoice(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.name} ({obj.minutes} min)"
+
+
+class SearchForm(forms.Form):
+    """Step one: what, with whom, how, and which days."""
+
+    appointment_type = TypeChoice(queryset=AppointmentType.objects.none(), to_field_name="public_id", label="Kind")
+    clinicians = ClinicianChoices(
+        queryset=User.objects.none(), to_field_name="public_id", widget=forms.CheckboxSelectMultiple
+    )
+    modality = forms.ChoiceField(choices=Modality.choices, initial=Modality.VIDEO_HOME, label="How")
+    expected_state = forms.ChoiceField(
+        choices=US_STATES, label="Where the patient will be", help_text="Licensing is checked for this state."
+    )
+    first_day = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    days = forms.IntegerField(min_value=1, max_value=MAX_DAYS, initial=7, label="Days to search")
+
+    def __init__(
+        self, *args: Any, types: Any, clinicians: Any, today: datetime.date, state: str, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["appointment_type"].queryset = types  # type: ignore[attr-defined]
+        self.fields["clinicians"].queryset = clinicians  # type: ignore[attr-defined]
+        self.fields["first_day"].initial = today
+        self.fields["expected_state"].initial = state
+        self.today = today
+
+    def clean_first_day(self) -> datetime.date:
+        day: datetime.date = self.cleaned_data["first_day"]
+        if day < self.today:
+            raise ValidationError("Search from today onwards.")
+        if day > self.today + datetime.timedelta(days=366):
+            raise ValidationError("Search within the next year.")
+        return day
+
+
+class BookForm(forms.Form):
+    form_token = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
+    slot = forms.DateTimeField(widget=forms.HiddenInput)
+
+
+def _reason(value: str) -> str:
+    if FORBIDDEN_TEXT.search(value):
+        raise ValidationError("The reason cannot contain < or > or control characters.")
+    return value.strip()
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(max_length=300)
+
+    def clean_reason(self) -> str:
+        return _reason(self.cleaned_data["reason"])
+
+
+class RescheduleForm(ReasonForm):
+    starts_at = forms.DateTimeField(
+        label="New start (your time)", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+
+
+class CheckInForm(forms.Form):
+    state = forms.ChoiceField(choices=US_STATES, label="Where the patient is right now")
+    attested_by = forms.ChoiceField(
+        choices=[("patient", "The patient told us"), ("clinician", "I confirmed it")],
+        widget=forms.RadioSelect,
+        label="Who attests it",
+        initial="clinician",
+    )

@@ -1,0 +1,320 @@
+"""Booking from the chart, the appointment page and its changes, and the week calendar."""
+
+from __future__ import annotations
+
+import datetime
+import zoneinfo
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from tandem.access import policy
+from tandem.accounts.models import User
+from tandem.audit import services as audit
+from tandem.audit.models import Action
+from tandem.patients.models import Patient
+from tandem.scheduling import services
+from tandem.scheduling.forms import BookForm, CheckInForm, ReasonForm, RescheduleForm, SearchForm
+from tandem.scheduling.models import Appointment, Participant, Status
+
+TREATMENT = services.TREATMENT
+MAX_SLOTS = 60
+
+
+def _actor(request: HttpRequest) -> User:
+    assert isinstance(request.user, User)
+    return request.user
+
+
+def _meta(request: HttpRequest) -> audit.RequestMeta:
+    return audit.RequestMeta.from_request(request)
+
+
+def _record(request: HttpRequest, action: Action, target_type: str, target_id: object, patient: Patient | None) -> None:
+    audit.record(
+        actor=_actor(request),
+        action=action,
+        purpose=TREATMENT,
+        meta=_meta(request),
+        patient_id=patient.public_id if patient else None,
+        target_type=target_type,
+        target_id=str(target_id),
+    )
+
+
+def _common_slots(
+    clinicians: list[User], appointment_type: object, start: datetime.datetime, end: datetime.datetime
+) -> list[datetime.datetime]:
+    """Start times open for every chosen clinician."""
+    common: set[datetime.datetime] | None = None
+    for person in clinicians:
+        found = set(services.open_slots(person, appointment_type, start, end, limit=None))  # type: ignore[arg-type]
+        common = found if common is None else common & found
+    return sorted(common or set())[:MAX_SLOTS]
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def book(request: HttpRequest, public_id: str) -> HttpResponse:
+    patient = policy.get_patient_for(request.user, public_id)
+    organization = policy.booking_organization(request.user, patient)
+    if organization is None:
+        raise Http404("Not found")
+    types = services.ensure_types(organization)
+    type_ids = [t.pk for t in types if t.is_active and t.with_patient]
+    today = patient.practice.local_date()
+    search = SearchForm(
+        request.GET if "appointment_type" in request.GET else None,
+        types=type(types[0]).objects.filter(pk__in=type_ids),
+        clinicians=policy.schedulable_clinicians(patient),
+        today=today,
+        state=patient.state,
+    )
+    context: dict[str, object] = {"nav": "patients", "patient": patient, "search": search, "organization": organization}
+    status = 200
+    if search.is_bound and search.is_valid():
+        data = search.cleaned_data
+        people = list(data["clinicians"])
+        zone = zoneinfo.ZoneInfo(patient.practice.timezone)
+        start = max(timezone.now(), datetime.datetime.combine(data["first_day"], datetime.time.min, tzinfo=zone))
+        end = datetime.datetime.combine(
+            data["first_day"] + datetime.timedelta(days=data["days"]), datetime.time.min, tzinfo=zone
+        )
+        refusals = [
+            reason
+            for person in people
+            if services.is_prescriber(person)
+            for reason in services.eligibility_reasons(
+                person, state=data["expected_state"], at=start, modality=data["modality"]
+            )
+        ]
+        context["refusals"] = refusals
+        if refusals:
+            context["alternatives"] = services.eligible_alternatives(
+                patient, state=data["expected_state"], at=start, modality=data["modality"], exclude=people
+            )
+        else:
+            context["slots"] = _common_slots(people, data["appointment_type"], start, end)
+        form = BookForm(request.POST if request.method == "POST" else None)
+        context["book_form"] = form
+        if request.method == "POST":
+            if not form.is_valid():
+                status = 400
+                context["errors"] = ["Choose one of the times offered."]
+            elif not refusals:
+                try:
+                    appointment = services.book(
+                        actor=_actor(request),
+                        appointment_type=data["appointment_type"],
+                        clinicians=people,
+                        patient=patient,
+                        starts_at=form.cleaned_data["slot"],
+                        modality=data["modality"],
+                        expected_state=data["expected_state"],
+                        form_token=form.cleaned_data["form_token"],
+                        meta=_meta(request),
+                    )
+                except services.SlotTaken as exc:
+                    status = 409
+                    context["errors"] = [str(exc)]
+                    context["slots"] = _common_slots(people, data["appointment_type"], start, end)
+                except services.BookingRefused as exc:
+                    status = 400
+                    context["errors"] = exc.reasons
+                else:
+                    messages.success(request, "Booked. The care team has been told.")
+                    return redirect("scheduling:appointment", appointment.public_id)
+            else:
+                status = 400
+    elif search.is_bound or request.method == "POST":
+        status = 400
+    if request.method == "GET" and status == 200:
+        _record(request, Action.VIEW, "booking", patient.public_id, patient)
+    return render(request, "scheduling/book.html", context, status=status)
+
+
+@require_GET
+@login_required
+def appointment_detail(request: HttpRequest, appointment_id: str) -> HttpResponse:
+    with transaction.atomic():
+        appointment, grant = policy.get_appointment_for(request.user, appointment_id)
+        _record(request, Action.VIEW, "appointment", appointment.public_id, appointment.patient)
+    can_change = policy.can_change_appointment(request.user, appointment)
+    context = {
+        "nav": "calendar",
+        "appointment": appointment,
+        "patient": appointment.patient,
+        "participants": list(appointment.participants.select_related("user")),
+        "can_change": can_change,
+        "cancel_form": ReasonForm(),
+        "reschedule_form": RescheduleForm(),
+        "check_in_form": CheckInForm(
+            initial={"state": appointment.expected_state or (appointment.patient.state if appointment.patient else "")}
+        ),
+        "started": appointment.starts_at <= timezone.now(),
+        "shared": grant is not None and grant.crosses,
+    }
+    return render(request, "scheduling/appointment.html", context)
+
+
+def _changeable(request: HttpRequest, appointment_id: str) -> Appointment:
+    appointment, _grant = policy.get_appointment_for(request.user, appointment_id)
+    if not policy.can_change_appointment(request.user, appointment):
+        raise Http404("Not found")
+    return appointment
+
+
+def _done(request: HttpRequest, appointment: Appointment) -> HttpResponse:
+    return redirect("scheduling:appointment", appointment.public_id)
+
+
+@require_POST
+@login_required
+def cancel(request: HttpRequest, appointment_id: str) -> HttpResponse:
+    appointment = _changeable(request, appointment_id)
+    form = ReasonForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give a reason for cancelling (up to 300 characters).")
+        return _done(request, appointment)
+    try:
+        services.cancel(
+            actor=_actor(request), appointment=appointment, reason=form.cleaned_data["reason"], meta=_meta(request)
+        )
+    except services.BookingRefused as exc:
+        messages.error(request, " ".join(exc.reasons))
+    else:
+        messages.success(request, "Cancelled. The care team has been told.")
+    return _done(request, appointment)
+
+
+@require_POST
+@login_required
+def reschedule(request: HttpRequest, appointment_id: str) -> HttpResponse:
+    appointment = _changeable(request, appointment_id)
+    form = RescheduleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give the new start and a reason.")
+        return _done(request, appointment)
+    try:
+        services.reschedule(
+            actor=_actor(request),
+            appointment=appointment,
+            starts_at=form.cleaned_data["starts_at"],
+            reason=form.cleaned_data["reason"],
+            meta=_meta(request),
+        )
+    except (services.BookingRefused, services.SlotTaken) as exc:
+        messages.error(request, " ".join(exc.reasons) if isinstance(exc, services.BookingRefused) else str(exc))
+    else:
+        messages.success(request, "Moved. The care team has been told.")
+    return _done(request, appointment)
+
+
+@require_POST
+@login_required
+def no_show(request: HttpRequest, appointment_id: str) -> HttpResponse:
+    appointment = _changeable(request, appointment_id)
+    try:
+        services.mark_no_show(actor=_actor(request), appointment=appointment, meta=_meta(request))
+    except services.BookingRefused as exc:
+        messages.error(request, " ".join(exc.reasons))
+    else:
+        messages.success(request, "Marked as missed.")
+    return _done(request, appointment)
+
+
+@require_POST
+@login_required
+def complete(request: HttpRequest, appointment_id: str) -> HttpResponse:
+    appointment = _changeable(request, appointment_id)
+    try:
+        services.complete(actor=_actor(request), appointment=appointment, meta=_meta(request))
+    except services.BookingRefused as exc:
+        messages.error(request, " ".join(exc.reasons))
+    else:
+        messages.success(request, "Marked as completed.")
+    return _done(request, appointment)
+
+
+@require_POST
+@login_required
+def check_in(request: HttpRequest, appointment_id: str) -> HttpResponse:
+    appointment = _changeable(request, appointment_id)
+    form = CheckInForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Say where the patient is and who attests it.")
+        return _done(request, appointment)
+    try:
+        result = services.check_in(
+            actor=_actor(request),
+            appointment=appointment,
+            state=form.cleaned_data["state"],
+            attested_by=form.cleaned_data["attested_by"],
+            meta=_meta(request),
+        )
+    except services.BookingRefused as exc:
+        messages.error(request, " ".join(exc.reasons))
+        return _done(request, appointment)
+    if result.allowed:
+        messages.success(request, "Checked in.")
+        return _done(request, appointment)
+    patient = appointment.patient
+    assert patient is not None
+    context = {
+        "nav": "calendar",
+        "appointment": result.appointment,
+        "patient": patient,
+        "reasons": result.reasons,
+        "alternatives": services.eligible_alternatives(
+            patient,
+            state=form.cleaned_data["state"],
+            at=timezone.now(),
+            modality=appointment.modality,
+            exclude=[p.user for p in appointment.participants.select_related("user")],
+        ),
+        "state": form.cleaned_data["state"],
+    }
+    return render(request, "scheduling/check_in_blocked.html", context, status=409)
+
+
+@require_GET
+@login_required
+def week(request: HttpRequest) -> HttpResponse:
+    """The signed-in clinician's week, in their own time zone."""
+    tz = timezone.get_current_timezone()
+    today = timezone.localdate()
+    try:
+        first = datetime.date.fromisoformat(request.GET.get("week", "")) if request.GET.get("week") else today
+    except ValueError:
+        first = today
+    monday = first - datetime.timedelta(days=first.weekday())
+    start = datetime.datetime.combine(monday, datetime.time.min, tzinfo=tz)
+    end = start + datetime.timedelta(days=7)
+    rows = list(
+        Participant.objects.filter(user=_actor(request), starts_at__lt=end, ends_at__gt=start)
+        .select_related("appointment__appointment_type", "appointment__patient")
+        .order_by("starts_at")
+    )
+    days = []
+    for i in range(7):
+        day = monday + datetime.timedelta(days=i)
+        days.append((day, [p.appointment for p in rows if p.starts_at.astimezone(tz).date() == day]))
+    audit.record(
+        actor=_actor(request), action=Action.LIST, purpose=TREATMENT, meta=_meta(request), target_type="calendar_week"
+    )
+    context = {
+        "nav": "calendar",
+        "days": days,
+        "monday": monday,
+        "previous": monday - datetime.timedelta(days=7),
+        "next": monday + datetime.timedelta(days=7),
+        "today": today,
+        "zone": str(tz),
+        "cancelled": Status.CANCELLED,
+    }
+    return render(request, "scheduling/week.html", context)
