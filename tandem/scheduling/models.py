@@ -155,6 +155,7 @@ class Appointment(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
     appointment_type = models.ForeignKey(AppointmentType, on_delete=models.PROTECT, related_name="+")
+    # For a provider consult, the patient it is about (who does not attend).
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, null=True, blank=True, related_name="appointments")
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()

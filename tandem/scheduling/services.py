@@ -214,8 +214,6 @@ def book(
         reasons.append("Choose at least one clinician.")
     if appointment_type.with_patient and patient is None:
         reasons.append("This kind of appointment needs a patient.")
-    if not appointment_type.with_patient and patient is not None:
-        reasons.append("A provider consult has no patient.")
     if appointment_type.kind == Kind.CO_TREATMENT and len(people) < 2:
         reasons.append("A co-treatment visit has the therapist and the prescriber together.")
     if appointment_type.kind == Kind.CONSULT and len(people) != 2:
@@ -227,7 +225,7 @@ def book(
     if reasons:
         raise BookingRefused(reasons)
     ends_at = starts_at + datetime.timedelta(minutes=minutes or appointment_type.minutes)
-    if patient is not None:
+    if patient is not None and appointment_type.with_patient:
         state = expected_state or patient.state
         for person in people:
             if is_prescriber(person):

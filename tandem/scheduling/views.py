@@ -66,7 +66,8 @@ def book(request: HttpRequest, public_id: str) -> HttpResponse:
     if organization is None:
         raise Http404("Not found")
     types = services.ensure_types(organization)
-    type_ids = [t.pk for t in types if t.is_active and t.with_patient]
+    # Provider consults are booked from the chart too: about this patient, without them.
+    type_ids = [t.pk for t in types if t.is_active]
     today = patient.practice.local_date()
     search = SearchForm(
         request.GET if "appointment_type" in request.GET else None,
@@ -85,10 +86,11 @@ def book(request: HttpRequest, public_id: str) -> HttpResponse:
         end = datetime.datetime.combine(
             data["first_day"] + datetime.timedelta(days=data["days"]), datetime.time.min, tzinfo=zone
         )
+        attends = data["appointment_type"].with_patient
         refusals = [
             reason
             for person in people
-            if services.is_prescriber(person)
+            if attends and services.is_prescriber(person)
             for reason in services.eligibility_reasons(
                 person, state=data["expected_state"], at=start, modality=data["modality"]
             )
