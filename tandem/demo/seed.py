@@ -46,9 +46,11 @@ from tandem.credentials.models import (
     PayerEnrollment,
     StateLicense,
 )
+from tandem.demo.schedule import schedule_world
 from tandem.organizations.models import Membership, Organization, OrganizationKind, Partnership, Role
 from tandem.patients.models import CareTeamMember, CareTeamRole, Language, Patient, Payer, SexAtBirth
 from tandem.records.models import Document, PsychotherapyNote
+from tandem.scheduling.models import Appointment, AppointmentType, Participant, SchedulingRules, WeeklyHours
 
 PASSWORD = "tandem-demo"
 TOTP_SECRET = "JBSWY3DPEHPK3PXP"
@@ -292,6 +294,11 @@ def reset() -> None:
         BreakGlass.objects.filter(**mine).delete()
         authorizations.delete()  # with their signing links
         Document.objects.filter(**mine).delete()
+        Participant.objects.filter(appointment__organization__in=orgs).delete()
+        Appointment.objects.filter(organization__in=orgs).delete()
+        AppointmentType.objects.filter(organization__in=orgs).delete()
+        WeeklyHours.objects.filter(organization__in=orgs).delete()
+        SchedulingRules.objects.filter(clinician__email__endswith=DEMO_DOMAIN_SUFFIX).delete()
         PsychotherapyNote.objects.filter(**mine).delete()
         CareTeamMember.objects.filter(patient__practice__in=orgs).delete()
         Patient.objects.filter(practice__in=orgs).delete()
@@ -953,6 +960,7 @@ def seed() -> dict[str, User]:
             add(patient, "therapist@lakeside.demo", CareTeamRole.PRIMARY_THERAPIST, "lakeside", i * 9)
         CareTeamMember.objects.bulk_create(team)
         _consent_world(orgs, users, riverbend, team)
+        schedule_world(orgs, users, riverbend, lakeside)
 
         audit.record(
             actor=None,
