@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 
 import pytest
@@ -29,5 +30,5 @@ def test_the_demo_has_a_month_of_calendars_without_double_booking() -> None:
         held[p.user_id].append((p.starts_at, p.ends_at))
     for ranges in held.values():
         ranges.sort()
-        for (_, end), (start, _) in zip(ranges, ranges[1:], strict=False):
+        for (_, end), (start, _) in itertools.pairwise(ranges):
             assert end <= start
