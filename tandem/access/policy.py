@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 
     from tandem.accounts.models import User
     from tandem.credentials.models import Credential
+    from tandem.feeds.models import CalendarFeed
 
 PRACTICE_STAFF_ROLES = {Role.PRACTICE_ADMIN, Role.THERAPIST, Role.COORDINATOR}
 GROUP_OVERSIGHT_ROLES = {Role.GROUP_ADMIN, Role.COORDINATOR}
@@ -743,3 +744,34 @@ def schedulable_clinicians(patient: Patient) -> QuerySet[User]:
     return UserModel.objects.filter(
         Q(pk__in=team) | Q(pk__in=practice_therapists), pk__in=clinical, is_active=True
     ).order_by("full_name")
+
+
+# --- Calendar feeds -----------------------------------------------------------------------------
+
+# secrets.token_urlsafe(32) gives 43 characters; anything far longer is not ours.
+FEED_TOKEN_MAX = 100
+
+
+def can_have_calendar_feed(user: User | AnonymousUser | None) -> bool:
+    """Clinicians (therapists and prescribers with an active membership) keep a feed of their own appointments."""
+    return bool(standing(user).orgs_with(CLINICAL_ROLES))
+
+
+def calendar_feed_for(token: str) -> CalendarFeed:
+    """The feed a token opens: the token alone is the permission, and only while
+    the feed is not revoked and its owner is still an active clinician. Anything
+    else is a 404, alike for unknown, revoked and former clinicians' links."""
+    import hashlib
+
+    from tandem.feeds.models import CalendarFeed as FeedModel
+
+    if not token or len(token) > FEED_TOKEN_MAX:
+        raise Http404("Not found")
+    feed = (
+        FeedModel.objects.filter(token_hash=hashlib.sha256(token.encode()).hexdigest(), revoked_at__isnull=True)
+        .select_related("user")
+        .first()
+    )
+    if feed is None or not feed.user.is_active or not can_have_calendar_feed(feed.user):
+        raise Http404("Not found")
+    return feed

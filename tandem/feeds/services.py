@@ -8,6 +8,7 @@ names, record numbers, notes, diagnoses, locations or links.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import secrets
 from dataclasses import dataclass
 
@@ -20,7 +21,6 @@ from django.utils import timezone
 from tandem.accounts.models import User
 from tandem.audit import services as audit
 from tandem.audit.models import Action
-from tandem.feeds.access import token_hash
 from tandem.feeds.models import CalendarFeed
 from tandem.scheduling.models import HOLDING, Participant
 
@@ -74,7 +74,9 @@ def create_feed(*, user: User, meta: audit.RequestMeta) -> tuple[CalendarFeed, s
         # constraint is the last word either way.
         User.objects.select_for_update().filter(pk=user.pk).first()
         replaced = _revoke_active(user, meta, now)
-        feed = CalendarFeed.objects.create(user=user, token_hash=token_hash(token), created_at=now)
+        feed = CalendarFeed.objects.create(
+            user=user, token_hash=hashlib.sha256(token.encode()).hexdigest(), created_at=now
+        )
         _audit(user, Action.CREATE, feed, OPERATIONS, meta, replaced=bool(replaced))
     return feed, token, bool(replaced)
 

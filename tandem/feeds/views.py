@@ -13,10 +13,11 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from tandem.access import policy
 from tandem.accounts.models import User
 from tandem.accounts.views import sudo_required
 from tandem.audit import services as audit
-from tandem.feeds import access, services
+from tandem.feeds import services
 
 
 def _clinicians_only(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
@@ -24,7 +25,7 @@ def _clinicians_only(view: Callable[..., HttpResponseBase]) -> Callable[..., Htt
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        if not access.can_have_calendar_feed(request.user):
+        if not policy.can_have_calendar_feed(request.user):
             raise Http404("Not found")
         return view(request, *args, **kwargs)
 
@@ -81,7 +82,7 @@ def revoke(request: HttpRequest) -> HttpResponse:
 @require_GET
 def ics(request: HttpRequest, token: str) -> HttpResponse:
     """The feed. No session: calendar apps hold only the link."""
-    feed = access.calendar_feed_for(token)
+    feed = policy.calendar_feed_for(token)
     result = services.fetch(feed, audit.RequestMeta.from_request(request))
     response = HttpResponse(result.body, content_type="text/calendar; charset=utf-8")
     response["Cache-Control"] = "no-store"

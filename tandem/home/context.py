@@ -15,4 +15,5 @@ def site(request: HttpRequest) -> dict[str, object]:
         "nav_credentials": policy.can_oversee_credentials(user)
         if user is not None and user.is_authenticated
         else False,
+        "nav_feed": policy.can_have_calendar_feed(user) if user is not None and user.is_authenticated else False,
     }

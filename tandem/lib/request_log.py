@@ -18,9 +18,10 @@ from django.http import HttpRequest, HttpResponse
 logger = logging.getLogger("tandem.request")
 
 _STANDARD = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
-# Django's own loggers (errors, CSRF refusals) name the path. A patient's
-# signing link carries its secret in the path, so it is blanked out.
-_SECRET_PATHS = re.compile(r"(/sign/)[^/\s'\"?]+")
+# Django's own loggers (errors, CSRF refusals, not-found warnings) name the
+# path. A patient's signing link and a clinician's calendar feed carry their
+# secret in the path, so it is blanked out.
+_SECRET_PATHS = re.compile(r"(/sign/|/calendar/feed/)(?!new/|revoke/)[^/\s'\"?]+")
 # Extra fields never written: Django's request object repeats the path.
 _NEVER = {"request"}
 

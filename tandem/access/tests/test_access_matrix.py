@@ -208,7 +208,16 @@ def therapy_appointment(c: Cast) -> dict[str, object]:
     return {"appointment_id": appointment.public_id}
 
 
+def calendar_feed_token(c: Cast) -> dict[str, object]:
+    from tandem.audit.services import RequestMeta
+    from tandem.feeds import services
+
+    _feed, token, _replaced = services.create_feed(user=c.therapist, meta=RequestMeta(None, ""))
+    return {"token": token}
+
+
 F = frozenset
+CLINICIANS = {"therapist", "colleague", "prescriber", "unrelated", "outsider"}
 CARE_TEAM_CLINICIANS = {"therapist", "prescriber"}
 MATRIX: dict[str, Entry] = {
     "home:root": Entry(same_for_all=302),
@@ -361,6 +370,11 @@ MATRIX: dict[str, Entry] = {
         data=lambda c: {"state": "OR", "attested_by": "clinician"},
     ),
     "scheduling:week": Entry(),
+    # Calendar feeds: each clinician's own; the feed link needs no session.
+    "feeds:manage": Entry(allowed=F(CLINICIANS)),
+    "feeds:create": Entry(method="POST", allowed=F(CLINICIANS)),
+    "feeds:revoke": Entry(method="POST", allowed=F(CLINICIANS), ok=302),
+    "feeds:ics": Entry(kwargs=calendar_feed_token, same_for_all=200),
     "admin:index": Entry(same_for_all=302),
     "admin_login_redirect": Entry(same_for_all=302),
 }

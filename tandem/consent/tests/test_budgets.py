@@ -34,7 +34,9 @@ def _grow(cast: Cast, n: int) -> None:
             created_by=cast.therapist,
         )
         for person in (cast.therapist, cast.prescriber):
-            Participant.objects.create(appointment=appointment, user=person, starts_at=start, ends_at=appointment.ends_at)
+            Participant.objects.create(
+                appointment=appointment, user=person, starts_at=start, ends_at=appointment.ends_at
+            )
         authorization = grant_authorization(cast.patient, cast.riverbend, cast.northstar)
         Disclosure.objects.create(
             patient=cast.patient,

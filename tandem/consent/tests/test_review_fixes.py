@@ -52,6 +52,10 @@ def test_signing_tokens_and_request_objects_never_reach_the_logs() -> None:
     line = JsonFormatter().format(record)
     assert "Zk3_secret-Token9" not in line
     assert json.loads(line)["msg"] == "Forbidden (CSRF cookie not set.): /sign/[token]/"
+    feed = logging.makeLogRecord({"msg": "Not Found: /calendar/feed/AbC_d-9.ics", "levelname": "WARNING"})
+    assert "AbC_d-9" not in JsonFormatter().format(feed)
+    manage = logging.makeLogRecord({"msg": "Not Found: /calendar/feed/revoke/", "levelname": "WARNING"})
+    assert "/calendar/feed/revoke/" in JsonFormatter().format(manage)
 
 
 def test_the_client_address_behind_the_proxy(settings: object) -> None:

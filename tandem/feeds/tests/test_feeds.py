@@ -111,31 +111,33 @@ def test_the_feed_gives_utc_instants_across_dst_and_initials_only(cast: Cast) ->
 
 
 @pytest.mark.django_db
-def test_a_consult_without_a_patient_is_just_a_provider_consult(cast: Cast) -> None:
+def test_a_consult_shows_initials_only_when_it_is_about_a_patient(cast: Cast) -> None:
     _hours(cast)
     WeeklyHours.objects.create(
         clinician=cast.prescriber,
         organization=cast.northstar,
-        weekday=0,
+        weekday=0,  # Mondays
         start=datetime.time(8),
         end=datetime.time(17),
         timezone="America/Los_Angeles",
     )
     consult = next(t for t in services.ensure_types(cast.riverbend) if t.kind == Kind.CONSULT and t.minutes == 15)
-    services.book(
-        actor=cast.therapist,
-        appointment_type=consult,
-        clinicians=[cast.therapist, cast.prescriber],
-        patient=None,
-        starts_at=BEFORE_DST_ENDS,
-        modality="video_office",
-        meta=META,
-    )
+    for patient, starts_at in [(None, BEFORE_DST_ENDS), (cast.patient, AFTER_DST_ENDS)]:
+        services.book(
+            actor=cast.therapist,
+            appointment_type=consult,
+            clinicians=[cast.therapist, cast.prescriber],
+            patient=patient,
+            starts_at=starts_at,
+            modality="video_office",
+            meta=META,
+        )
     with time_machine.travel(NOW, tick=False):
         body = _get(_token(cast.prescriber)).content  # type: ignore[attr-defined]
-    [event] = _events(body)
-    assert str(event["SUMMARY"]) == "Provider consult"
-    assert "Maya" not in body.decode()
+    # A consult about a patient (who does not attend) shows their initials like any visit.
+    assert [str(e["SUMMARY"]) for e in _events(body)] == ["Provider consult", "Provider consult · A.Q."]
+    for secret in ["Maya", "Ortiz", "Avery", "Quintero"]:
+        assert secret not in body.decode()
 
 
 @pytest.mark.django_db
@@ -306,4 +308,4 @@ def test_the_feed_runs_a_fixed_number_of_queries(cast: Cast) -> None:
     twenty = _queries_for(token)
     with time_machine.travel(NOW, tick=False):
         assert len(_events(_get(token).content)) == 20  # type: ignore[attr-defined]
-    assert one == twenty
+    assert one == twenty, (one, twenty)
