@@ -90,3 +90,39 @@ class CheckInForm(forms.Form):
         label="Who attests it",
         initial="clinician",
     )
+
+
+WEEKDAYS = [
+    (i, d) for i, d in enumerate(["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"])
+]
+
+
+class HoursForm(forms.Form):
+    weekday = forms.TypedChoiceField(choices=WEEKDAYS, coerce=int)
+    start = forms.TimeField(widget=forms.TimeInput(attrs={"type": "time"}), label="From")
+    end = forms.TimeField(widget=forms.TimeInput(attrs={"type": "time"}), label="Until")
+    valid_from = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), label="Starting on")
+    valid_until = forms.DateField(
+        widget=forms.DateInput(attrs={"type": "date"}), label="Last day (optional)", required=False
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("start") and data.get("end") and data["end"] <= data["start"]:
+            self.add_error("end", "End after the start.")
+        return data
+
+
+class TimeOffForm(forms.Form):
+    starts_at = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), label="From")
+    ends_at = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), label="Until")
+    reason = forms.CharField(max_length=200, required=False, help_text="Only you and your admins see it.")
+
+    def clean_reason(self) -> str:
+        return _reason(self.cleaned_data.get("reason", ""))
+
+
+class RulesForm(forms.Form):
+    buffer_minutes = forms.IntegerField(min_value=0, max_value=120, label="Minutes between appointments")
+    max_per_day = forms.IntegerField(min_value=1, max_value=30, label="Most appointments in a day")
+    new_patient_per_week = forms.IntegerField(min_value=0, max_value=50, label="New-patient evaluations a week")

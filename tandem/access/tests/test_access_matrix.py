@@ -216,6 +216,30 @@ def calendar_feed_token(c: Cast) -> dict[str, object]:
     return {"token": token}
 
 
+def therapist_hours(c: Cast) -> dict[str, object]:
+    from tandem.scheduling.models import WeeklyHours
+
+    hours = WeeklyHours.objects.create(
+        clinician=c.therapist,
+        organization=c.riverbend,
+        weekday=2,
+        start=datetime.time(9),
+        end=datetime.time(12),
+        timezone="America/Los_Angeles",
+    )
+    return {"hours_id": hours.public_id}
+
+
+def therapist_time_off(c: Cast) -> dict[str, object]:
+    from django.utils import timezone as tz
+
+    from tandem.scheduling.models import TimeOff
+
+    start = tz.now() + datetime.timedelta(days=3)
+    off = TimeOff.objects.create(clinician=c.therapist, starts_at=start, ends_at=start + datetime.timedelta(days=1))
+    return {"time_off_id": off.public_id}
+
+
 F = frozenset
 CLINICIANS = {"therapist", "colleague", "prescriber", "unrelated", "outsider"}
 CARE_TEAM_CLINICIANS = {"therapist", "prescriber"}
@@ -370,6 +394,28 @@ MATRIX: dict[str, Entry] = {
         data=lambda c: {"state": "OR", "attested_by": "clinician"},
     ),
     "scheduling:week": Entry(),
+    # Availability: each clinician's own.
+    "scheduling:availability": Entry(allowed=F(CLINICIANS)),
+    "scheduling:hours_add": Entry(
+        method="POST",
+        allowed=F(CLINICIANS),
+        ok=302,
+        data=lambda c: {"weekday": "0", "start": "08:00", "end": "09:00", "valid_from": "2026-01-01"},
+    ),
+    "scheduling:hours_remove": Entry(kwargs=therapist_hours, method="POST", allowed=F({"therapist"}), ok=302),
+    "scheduling:time_off_add": Entry(
+        method="POST",
+        allowed=F(CLINICIANS),
+        ok=302,
+        data=lambda c: {"starts_at": "2031-02-03T09:00", "ends_at": "2031-02-04T09:00", "reason": "Conference"},
+    ),
+    "scheduling:time_off_remove": Entry(kwargs=therapist_time_off, method="POST", allowed=F({"therapist"}), ok=302),
+    "scheduling:rules_save": Entry(
+        method="POST",
+        allowed=F(CLINICIANS),
+        ok=302,
+        data=lambda c: {"buffer_minutes": "10", "max_per_day": "8", "new_patient_per_week": "3"},
+    ),
     # Calendar feeds: each clinician's own; the feed link needs no session.
     "feeds:manage": Entry(allowed=F(CLINICIANS)),
     "feeds:create": Entry(method="POST", allowed=F(CLINICIANS)),
