@@ -38,6 +38,15 @@ class SearchForm(forms.Form):
     )
     first_day = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
     days = forms.IntegerField(min_value=1, max_value=MAX_DAYS, initial=7, label="Days to search")
+    weeks = forms.IntegerField(
+        min_value=1,
+        max_value=26,
+        initial=1,
+        required=False,
+        label="Repeat weekly for (weeks)",
+        help_text="Therapy sessions only: the same time each week.",
+    )
+    skip_taken = forms.BooleanField(required=False, label="If some weeks are taken, book the others")
 
     def __init__(
         self, *args: Any, types: Any, clinicians: Any, today: datetime.date, state: str, **kwargs: Any
@@ -48,6 +57,14 @@ class SearchForm(forms.Form):
         self.fields["first_day"].initial = today
         self.fields["expected_state"].initial = state
         self.today = today
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        data["weeks"] = data.get("weeks") or 1
+        kind = getattr(data.get("appointment_type"), "kind", "")
+        if data["weeks"] > 1 and kind != "therapy":
+            self.add_error("weeks", "Only therapy sessions repeat weekly.")
+        return data
 
     def clean_first_day(self) -> datetime.date:
         day: datetime.date = self.cleaned_data["first_day"]

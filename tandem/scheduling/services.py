@@ -28,6 +28,7 @@ from tandem.scheduling.models import (
     Modality,
     Participant,
     SchedulingRules,
+    Series,
     Status,
     TimeOff,
     WeeklyHours,
@@ -480,3 +481,66 @@ def _tell_team(actor: User, appointment: Appointment, what: str) -> None:
         text=f"An appointment of a patient you share was {what}.",
         link=reverse("scheduling:appointment", args=[appointment.public_id]),
     )
+
+
+@dataclass(frozen=True)
+class SeriesResult:
+    booked: list[Appointment]
+    skipped: list[tuple[datetime.datetime, list[str]]]
+
+
+def book_series(
+    *,
+    actor: User,
+    appointment_type: AppointmentType,
+    clinicians: Sequence[User],
+    patient: Patient,
+    starts_at: datetime.datetime,
+    weeks: int,
+    modality: str,
+    expected_state: str = "",
+    skip_taken: bool = False,
+    meta: audit.RequestMeta,
+) -> SeriesResult:
+    """Weekly appointments at the same local time. All or nothing, unless
+    ``skip_taken``: then the weeks that cannot be booked are reported and the
+    rest are booked. Local time, not UTC, repeats: 10:00 stays 10:00 across DST."""
+    if appointment_type.kind != Kind.THERAPY:
+        raise BookingRefused(["Only therapy sessions are booked as a weekly series."])
+    if not 2 <= weeks <= 26:
+        raise BookingRefused(["A series has 2 to 26 weeks."])
+    zone = zoneinfo.ZoneInfo(patient.practice.timezone)
+    local = starts_at.astimezone(zone)
+    starts = []
+    for w in range(weeks):
+        wall = (local.replace(tzinfo=None) + datetime.timedelta(weeks=w)).replace(tzinfo=zone)
+        starts.append(wall.astimezone(datetime.UTC))
+    booked: list[Appointment] = []
+    skipped: list[tuple[datetime.datetime, list[str]]] = []
+    with transaction.atomic():
+        series = Series.objects.create(created_by=actor, weeks=weeks)
+        for start in starts:
+            try:
+                with transaction.atomic():
+                    appointment = book(
+                        actor=actor,
+                        appointment_type=appointment_type,
+                        clinicians=clinicians,
+                        patient=patient,
+                        starts_at=start,
+                        modality=modality,
+                        expected_state=expected_state,
+                        meta=meta,
+                    )
+            except SlotTaken as exc:
+                skipped.append((start, [str(exc)]))
+            except BookingRefused as exc:
+                skipped.append((start, exc.reasons))
+            else:
+                appointment.series = series
+                appointment.save(update_fields=["series"])
+                booked.append(appointment)
+        if skipped and not skip_taken:
+            transaction.set_rollback(True)
+            return SeriesResult([], skipped)
+    return SeriesResult(booked, skipped)

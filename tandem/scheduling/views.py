@@ -110,6 +110,29 @@ def book(request: HttpRequest, public_id: str) -> HttpResponse:
                 context["errors"] = ["Choose one of the times offered."]
             elif not refusals:
                 try:
+                    if data["weeks"] > 1:
+                        result = services.book_series(
+                            actor=_actor(request),
+                            appointment_type=data["appointment_type"],
+                            clinicians=people,
+                            patient=patient,
+                            starts_at=form.cleaned_data["slot"],
+                            weeks=data["weeks"],
+                            modality=data["modality"],
+                            expected_state=data["expected_state"],
+                            skip_taken=data["skip_taken"],
+                            meta=_meta(request),
+                        )
+                        if not result.booked:
+                            raise services.BookingRefused(
+                                [f"{when:%a %b %d}: {'; '.join(why)}" for when, why in result.skipped]
+                            )
+                        messages.success(
+                            request,
+                            f"Booked {len(result.booked)} weekly sessions"
+                            + (f"; {len(result.skipped)} weeks were taken and skipped." if result.skipped else "."),
+                        )
+                        return redirect("scheduling:appointment", result.booked[0].public_id)
                     appointment = services.book(
                         actor=_actor(request),
                         appointment_type=data["appointment_type"],

@@ -209,3 +209,40 @@ def test_postgresql_itself_refuses_overlapping_held_time(cast: Cast) -> None:
     assert Participant.objects.filter(appointment=second).get().starts_at == first.starts_at + datetime.timedelta(
         minutes=10
     )
+
+
+@pytest.mark.django_db
+def test_a_weekly_series_keeps_its_local_time_across_dst_and_is_all_or_nothing(cast: Cast) -> None:
+    import zoneinfo
+
+    _setup(cast)
+    therapy = next(t for t in services.ensure_types(cast.riverbend) if t.kind == Kind.THERAPY)
+    first = datetime.datetime(2026, 10, 19, 17, tzinfo=UTC)  # Monday 10:00 PDT
+    blocker = services.book(
+        actor=cast.colleague,
+        appointment_type=therapy,
+        clinicians=[cast.therapist],
+        patient=cast.other_patient,
+        starts_at=datetime.datetime(2026, 11, 2, 18, tzinfo=UTC),  # Monday Nov 2, 10:00 PST
+        modality="in_person",
+        meta=META,
+    )
+    fields = {
+        "actor": cast.therapist,
+        "appointment_type": therapy,
+        "clinicians": [cast.therapist],
+        "patient": cast.patient,
+        "starts_at": first,
+        "weeks": 4,
+        "modality": "in_person",
+        "meta": META,
+    }
+    refused = services.book_series(**fields)  # type: ignore[arg-type]
+    assert refused.booked == [] and len(refused.skipped) == 1
+    assert Appointment.objects.count() == 1  # only the blocker: nothing partial
+    result = services.book_series(**fields, skip_taken=True)  # type: ignore[arg-type]
+    assert len(result.booked) == 3
+    local = [a.starts_at.astimezone(zoneinfo.ZoneInfo("America/Los_Angeles")) for a in result.booked]
+    assert [t.strftime("%m-%d %H:%M %Z") for t in local] == ["10-19 10:00 PDT", "10-26 10:00 PDT", "11-09 10:00 PST"]
+    assert {a.series_id for a in result.booked} != {None}
+    assert blocker.status == "booked"
