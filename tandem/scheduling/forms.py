@@ -30,7 +30,12 @@ class SearchForm(forms.Form):
 
     appointment_type = TypeChoice(queryset=AppointmentType.objects.none(), to_field_name="public_id", label="Kind")
     clinicians = ClinicianChoices(
-        queryset=User.objects.none(), to_field_name="public_id", widget=forms.CheckboxSelectMultiple
+        queryset=User.objects.none(), to_field_name="public_id", widget=forms.CheckboxSelectMultiple, required=False
+    )
+    any_eligible = forms.BooleanField(
+        required=False,
+        label="Also offer every partner prescriber who may see this patient",
+        help_text="Searches the partner groups' prescribers licensed where the patient will be.",
     )
     modality = forms.ChoiceField(choices=Modality.choices, initial=Modality.VIDEO_HOME, label="How")
     expected_state = forms.ChoiceField(
@@ -61,6 +66,8 @@ class SearchForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         data["weeks"] = data.get("weeks") or 1
+        if not data.get("clinicians") and not data.get("any_eligible"):
+            self.add_error("clinicians", "Choose who takes part, or search every eligible prescriber.")
         kind = getattr(data.get("appointment_type"), "kind", "")
         if data["weeks"] > 1 and kind != "therapy":
             self.add_error("weeks", "Only therapy sessions repeat weekly.")
@@ -78,6 +85,7 @@ class SearchForm(forms.Form):
 class BookForm(forms.Form):
     form_token = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
     slot = forms.DateTimeField(widget=forms.HiddenInput)
+    clinician = forms.UUIDField(widget=forms.HiddenInput, required=False)
 
 
 def _reason(value: str) -> str:

@@ -96,7 +96,16 @@ def book(request: HttpRequest, public_id: str) -> HttpResponse:
             )
         ]
         context["refusals"] = refusals
-        if refusals:
+        candidates: list[User] = []
+        if data["any_eligible"] and attends:
+            candidates = services.eligible_alternatives(
+                patient, state=data["expected_state"], at=start, modality=data["modality"], exclude=people
+            )
+            offers = [(c, _common_slots([*people, c], data["appointment_type"], start, end)[:6]) for c in candidates]
+            context["by_clinician"] = sorted((o for o in offers if o[1]), key=lambda o: (o[1][0], o[0].full_name)) + [
+                o for o in offers if not o[1]
+            ]
+        elif refusals:
             context["alternatives"] = services.eligible_alternatives(
                 patient, state=data["expected_state"], at=start, modality=data["modality"], exclude=people
             )
@@ -104,11 +113,16 @@ def book(request: HttpRequest, public_id: str) -> HttpResponse:
             context["slots"] = _common_slots(people, data["appointment_type"], start, end)
         form = BookForm(request.POST if request.method == "POST" else None)
         context["book_form"] = form
+        if request.method == "POST" and form.is_valid() and candidates:
+            chosen = [c for c in candidates if c.public_id == form.cleaned_data["clinician"]]
+            if not chosen:
+                form.add_error("clinician", "Choose one of the prescribers offered.")
+            people = [*people, *chosen]
         if request.method == "POST":
             if not form.is_valid():
                 status = 400
                 context["errors"] = ["Choose one of the times offered."]
-            elif not refusals:
+            elif not refusals or candidates:
                 try:
                     if data["weeks"] > 1:
                         result = services.book_series(

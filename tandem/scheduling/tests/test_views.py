@@ -212,3 +212,48 @@ def test_the_week_page_and_the_appointment_page(cast: Cast) -> None:
     assert detail.status_code == 200
     assert AuditEvent.objects.count() == before + 1
     assert "Check in" in detail.content.decode()
+
+
+@pytest.mark.django_db
+def test_search_across_every_eligible_prescriber_and_book_one(cast: Cast) -> None:
+    from tandem.scheduling.models import WeeklyHours
+
+    _setup(cast)
+    ClinicianProfile.objects.create(user=cast.unrelated, discipline=Discipline.PSYCHIATRIST)
+    StateLicense.objects.create(clinician=cast.unrelated, state="ID", license_type=LicenseType.MD, number="ID-7")
+    for weekday in range(5):
+        WeeklyHours.objects.create(
+            clinician=cast.unrelated,
+            organization=cast.northstar,
+            weekday=weekday,
+            start=datetime.time(8),
+            end=datetime.time(12),
+            timezone="America/Boise",
+        )
+    evaluation = next(t for t in services.ensure_types(cast.riverbend) if t.kind == Kind.PSYCH_EVAL)
+    query = (
+        f"?appointment_type={evaluation.public_id}&any_eligible=on&modality=video_home"
+        "&expected_state=ID&first_day=2026-06-08&days=2"
+    )
+    url = reverse("scheduling:book", args=[cast.patient.public_id]) + query
+    with time_machine.travel(NOW, tick=False):
+        client = sign_in(Client(), cast.therapist)
+        html = client.get(url).content.decode()
+        offers = html.split("Eligible prescribers, soonest first")[1]
+        assert f"<h3>{cast.unrelated.display_name}</h3>" in offers
+        assert cast.prescriber.display_name not in offers  # Oregon only
+        slot = re.findall(r'name="slot" value="([^"]+)"', html)[0]
+        token = re.search(r'name="form_token" value="([^"]+)"', html)
+        assert token
+        foreign = client.post(
+            url, {"slot": slot, "form_token": token.group(1), "clinician": str(cast.outsider.public_id)}
+        )
+        assert foreign.status_code == 400
+        assert Appointment.objects.count() == 0
+        done = client.post(
+            url, {"slot": slot, "form_token": token.group(1), "clinician": str(cast.unrelated.public_id)}
+        )
+        assert done.status_code == 302
+    appointment = Appointment.objects.get()
+    assert [p.user for p in appointment.participants.all()] == [cast.unrelated]
+    assert appointment.expected_state == "ID"
