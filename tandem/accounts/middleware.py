@@ -31,7 +31,9 @@ class SessionLimitsMiddleware:
             if state.expired:
                 end_session(request, reason=state.reason)
                 return self._signed_out(request, state.reason)
-            if not request.path.startswith(PASSIVE_PATHS):
+            # A region refreshing itself after a live event is not the person at work.
+            passive = request.path.startswith(PASSIVE_PATHS) or request.headers.get("X-Tandem-Passive") == "1"
+            if not passive:
                 now = timezone.now().timestamp()
                 last = request.session.get(SESSION_LAST_SEEN, 0)
                 if now - float(last) >= TOUCH_EVERY_SECONDS:

@@ -24,3 +24,15 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.text
+
+
+class DigestPreference(models.Model):
+    """Whether a clinician gets the daily email digest of appointment changes
+    on their shared patients, and the last local day it went out."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="digest_preference")
+    appointment_digest = models.BooleanField("daily email digest of appointment changes", default=True)
+    last_sent_on = models.DateField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Digest preference of {self.user}"

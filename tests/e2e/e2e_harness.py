@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyotp
-from playwright.sync_api import ConsoleMessage, Page, WebSocketRoute, expect
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, WebSocketRoute, expect
 
 from tandem.accounts.models import User
 from tandem.test import PASSWORD, TOTP_SECRET
@@ -45,6 +45,7 @@ CHROMIUM_ARGS = [
 SIGN_IN_URL = re.compile(r"/accounts/sign-in/(\?.*)?$")
 CODE_URL = re.compile(r"/accounts/sign-in/code/(\?.*)?$")
 TODAY_URL = re.compile(r"/today/$")
+LIVE_SOCKET_URL = re.compile(r"/ws/live/$")
 SIGNED_OUT_IDLE_URL = re.compile(r"/accounts/signed-out/\?reason=idle$")
 IDLE_MESSAGE = re.compile(r"signed out after a period of inactivity")
 
@@ -127,7 +128,41 @@ def stand_in_for_live_socket(ws: WebSocketRoute) -> None:
     """pytest-django's live server speaks WSGI only and cannot answer the live
     socket every signed-in page opens: each handshake would fail and log a
     console error. Not connecting the route to the server keeps the socket
-    open and silent. The socket itself is tested with Channels in tandem/."""
+    open and silent. The socket itself is tested with Channels in tandem/, and
+    in the browser against the ASGI server (conftest.py's ``asgi_pages``)."""
+
+
+# --- Contexts and pages -------------------------------------------------------------------------
+
+# Long enough for a busy two-core machine, short enough that a hang fails fast.
+ACTION_TIMEOUT_MS = 10_000
+
+
+def new_context(
+    browser: Browser, base_url: str, problems: BrowserProblems, *, stub_live_socket: bool = True
+) -> BrowserContext:
+    """One person's browser: its own cookies and storage, reporting CSP
+    violations to ``problems``. Against the WSGI live server the live socket
+    is stubbed; against the ASGI server it is the real one."""
+    context = browser.new_context(base_url=base_url, locale="en-US")
+    context.set_default_timeout(ACTION_TIMEOUT_MS)
+    context.expose_binding("tandemCspViolation", lambda _source, report: problems.on_csp_violation(report))
+    context.add_init_script(CSP_LISTENER)
+    if stub_live_socket:
+        context.route_web_socket(LIVE_SOCKET_URL, stand_in_for_live_socket)
+    return context
+
+
+def new_page(context: BrowserContext, problems: BrowserProblems) -> Page:
+    page = context.new_page()
+    page.on("console", problems.on_console)
+    page.on("pageerror", problems.on_page_error)
+    return page
+
+
+def flush_csp_reports(page: Page) -> None:
+    """Wait until every CSP report the page raised has reached Python."""
+    page.evaluate("() => window.tandemCspReported")
 
 
 # --- Signing in ----------------------------------------------------------------------------------

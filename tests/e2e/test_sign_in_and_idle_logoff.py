@@ -40,7 +40,7 @@ def chart_path(patient: Patient) -> str:
 def expect_chart(page: Page, patient: Patient) -> None:
     expect(page).to_have_url(re.compile(re.escape(chart_path(patient)) + "$"))
     expect(page.get_by_role("heading", name=patient.full_name, level=1)).to_be_visible()
-    expect(page.get_by_role("region", name="Care team")).to_be_visible()
+    expect(page.get_by_role("region", name="Care team", exact=True)).to_be_visible()
     wait_for_scripts(page)
 
 
@@ -70,7 +70,7 @@ def test_sign_in_find_patient_then_idle_logoff(page: Page, sign_in: SignIn, time
     results.get_by_role("link", name="Quintero, Avery").click()
 
     expect_chart(page, cast.patient)
-    team = page.get_by_role("region", name="Care team")
+    team = page.get_by_role("region", name="Care team", exact=True)
     expect(team.get_by_role("rowheader", name="Maya Ortiz, LPC")).to_be_visible()
     expect(team.get_by_role("rowheader", name="Priya Raman, MD")).to_be_visible()
 

@@ -394,6 +394,7 @@ MATRIX: dict[str, Entry] = {
         data=lambda c: {"state": "OR", "attested_by": "clinician"},
     ),
     "scheduling:week": Entry(),
+    "messaging:preferences": Entry(),
     # Availability: each clinician's own.
     "scheduling:availability": Entry(allowed=F(CLINICIANS)),
     "scheduling:hours_add": Entry(

@@ -201,3 +201,17 @@ def test_one_idle_session_does_not_end_the_users_other_sessions(cast: Cast, clie
         traveller.shift(minutes(5))
         assert idle.get(TODAY)["Location"] == IDLE_OUT
         assert busy.get(TODAY).status_code == 200
+
+
+@pytest.mark.django_db
+def test_live_refreshes_do_not_keep_an_idle_session_alive(cast: Cast) -> None:
+    """A calendar region refreshing itself after live events is not activity."""
+    client = Client()
+    with time_machine.travel(T0, tick=False) as traveller:
+        full_sign_in(client, cast.therapist.email, T0)
+        assert client.get(TODAY).status_code == 200
+        for _ in range(4):
+            traveller.shift(minutes(3.5))
+            assert client.get("/calendar/", HTTP_X_TANDEM_PASSIVE="1").status_code == 200
+        traveller.shift(minutes(1.5))
+        assert client.get(TODAY)["Location"] == IDLE_OUT

@@ -57,15 +57,39 @@
   }, tick * 1000);
   window.addEventListener("focus", check);
 
+  // Regions that show what live events report (an appointment booked, moved
+  // or cancelled arrives as a notification) fetch themselves again in place:
+  // each such region carries data-live-refresh and an htmx request triggered
+  // by "tandem:refresh". The event carries no health information, only a cue.
+  var REFRESHING_KINDS = ["notification", "appointments"];
+  function refreshLiveRegions() {
+    if (!window.htmx) { return; }
+    document.querySelectorAll("[data-live-refresh]").forEach(function (region) {
+      window.htmx.trigger(region, "tandem:refresh");
+    });
+  }
+  document.addEventListener("tandem:live", function (event) {
+    var kind = event.detail && event.detail.kind;
+    if (REFRESHING_KINDS.indexOf(kind) >= 0) { refreshLiveRegions(); }
+  });
+
   // The live socket: the server closes it when the session ends anywhere
   // (sign-out in another tab, a limit reached), and this page follows at once.
+  // body[data-live-state] says whether it is open.
   var liveUrl = body.dataset.liveSocket;
   var retry = 1000;
+  var everOpen = false;
   function connect() {
     if (!liveUrl || !window.WebSocket) { return; }
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
     var socket = new WebSocket(scheme + window.location.host + liveUrl);
-    socket.addEventListener("open", function () { retry = 1000; });
+    socket.addEventListener("open", function () {
+      retry = 1000;
+      body.dataset.liveState = "open";
+      // Events sent while the socket was down are lost: catch up once.
+      if (everOpen) { refreshLiveRegions(); }
+      everOpen = true;
+    });
     socket.addEventListener("message", function (event) {
       var data = {};
       try { data = JSON.parse(event.data); } catch (e) { return; }
@@ -76,6 +100,7 @@
       else if (data.type === "event") { document.dispatchEvent(new CustomEvent("tandem:live", { detail: data.event })); }
     });
     socket.addEventListener("close", function (event) {
+      body.dataset.liveState = "closed";
       if (event.code === 4401) { check(); return; }
       window.setTimeout(connect, retry);
       retry = Math.min(retry * 2, 30000);
