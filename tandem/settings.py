@@ -229,6 +229,11 @@ SMS_FROM_NUMBER = env_str("TANDEM_SMS_FROM_NUMBER", "")
 SIGNING_LINK_HOURS = env_int("TANDEM_SIGNING_LINK_HOURS", 72, minimum=1, maximum=24 * 30)
 BREAK_GLASS_MINUTES = env_int("TANDEM_BREAK_GLASS_MINUTES", 60, minimum=5, maximum=24 * 60)
 
+# --- Reminders --------------------------------------------------------------------------------
+# A reminder claimed by a worker that died is taken over after this long; it
+# must outlast the slowest send (Twilio times out after 10 s, email after 60 s).
+REMINDER_RECLAIM_SECONDS = env_int("TANDEM_REMINDER_RECLAIM_MINUTES", 10, minimum=1, maximum=120) * 60
+
 # --- Internationalization ------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 LANGUAGES = [("en", "English"), ("es", "Español")]

@@ -18,7 +18,9 @@ from django.utils import timezone
 
 from tandem.accounts.models import SignInThrottle
 from tandem.credentials.alerts import sweep_expiring_credentials
+from tandem.messaging.digest import send_digests
 from tandem.operations.models import SweepRun
+from tandem.reminders.services import send_due_reminders
 
 logger = logging.getLogger("tandem.worker")
 
@@ -42,6 +44,8 @@ def prune_throttles(now: datetime.datetime) -> int:
 
 
 SWEEPS: list[Sweep] = [
+    Sweep("patient_reminders", datetime.timedelta(minutes=1), send_due_reminders),
+    Sweep("appointment_digest", datetime.timedelta(minutes=15), send_digests),
     Sweep("credential_expiry_alerts", datetime.timedelta(hours=1), sweep_expiring_credentials),
     Sweep("prune_sessions", datetime.timedelta(hours=1), prune_sessions),
     Sweep("prune_sign_in_throttles", datetime.timedelta(hours=1), prune_throttles),

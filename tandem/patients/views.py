@@ -22,6 +22,7 @@ from tandem.consent.disclosures import Ledger, write_all
 from tandem.patients import selectors, services
 from tandem.patients.forms import CareTeamAddForm, CareTeamEndForm, PatientForm
 from tandem.patients.models import Patient
+from tandem.reminders.models import ReminderPreference
 
 PAGE_SIZE = 50
 
@@ -131,6 +132,7 @@ def patient_chart(request: HttpRequest, public_id: str) -> HttpResponse:
     part2_shared = any(d.part2 and d.organization_id not in sharing.own_org_ids for d in documents)
     team = selectors.care_team(patient)
     today = patient.practice.local_date()
+    can_edit = policy.can_edit_patient(request.user, patient)
     context = {
         "nav": "patients",
         "patient": patient,
@@ -142,10 +144,11 @@ def patient_chart(request: HttpRequest, public_id: str) -> HttpResponse:
         "upcoming": [a for a in appointments if a.ends_at >= timezone.now()],
         "past": [a for a in appointments if a.ends_at < timezone.now()][::-1][:20],
         "can_book": policy.booking_organization(request.user, patient) is not None,
+        "reminders": ReminderPreference.objects.filter(patient=patient).first() if can_edit else None,
         "current_team": [m for m in team if m.is_active_on(today) or m.starts_on > today],
         "past_team": [m for m in team if m.ends_on and m.ends_on < today],
         "timeline": selectors.timeline(patient, team, documents),
-        "can_edit": policy.can_edit_patient(request.user, patient),
+        "can_edit": can_edit,
         "can_manage_team": policy.can_manage_care_team(request.user, patient),
         "can_view_access": policy.can_view_access_history(request.user, patient),
         "can_write": policy.can_write_records(request.user, patient),

@@ -47,7 +47,7 @@ def _clock(local: datetime.datetime, am: str, pm: str) -> str:
 
 
 def local_when(starts_at: datetime.datetime, zone: str, language: str = "en") -> str:
-    """"Monday, March 9 at 10:00 AM PDT" in the given IANA zone (the abbreviation follows DST)."""
+    """Local date and time, like "Monday, March 9 at 10:00 AM PDT", in an IANA zone (the abbreviation follows DST)."""
     local = starts_at.astimezone(zoneinfo.ZoneInfo(zone))
     abbreviation = local.tzname() or zone
     if language == "es":

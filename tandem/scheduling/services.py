@@ -385,6 +385,9 @@ def reschedule(
             locked.status_reason = reason.strip()[:300]
             locked.save(update_fields=["starts_at", "ends_at", "status_reason"])
             Participant.objects.filter(appointment=locked).update(starts_at=starts_at, ends_at=ends_at, holds=True)
+            from tandem.reminders.services import reset_for
+
+            reset_for(locked)  # reminders follow the new time
             _audit_change(
                 actor,
                 locked,

@@ -395,6 +395,14 @@ MATRIX: dict[str, Entry] = {
     ),
     "scheduling:week": Entry(),
     "messaging:preferences": Entry(),
+    "reminders:preference": Entry(
+        kwargs=patient,
+        method="POST",
+        allowed=F(PRACTICE_STAFF),
+        ok=302,
+        data=lambda c: {"email": "on"},
+        patient_scoped=True,
+    ),
     # Availability: each clinician's own.
     "scheduling:availability": Entry(allowed=F(CLINICIANS)),
     "scheduling:hours_add": Entry(

@@ -50,8 +50,14 @@ def test_sweeps_run_when_due_and_not_before() -> None:
     assert run_due_sweeps() == []
     later = timezone.now() + datetime.timedelta(hours=2)
     with time_machine.travel(later, tick=False):
-        assert set(run_due_sweeps()) == {"credential_expiry_alerts", "prune_sessions", "prune_sign_in_throttles"}
-    assert SweepRun.objects.filter(last_error="").count() == 3
+        assert set(run_due_sweeps()) == {
+            "patient_reminders",
+            "appointment_digest",
+            "credential_expiry_alerts",
+            "prune_sessions",
+            "prune_sign_in_throttles",
+        }
+    assert SweepRun.objects.filter(last_error="").count() == 5
 
 
 @pytest.mark.django_db
