@@ -97,23 +97,36 @@ class Calendar:
 
 
 def calendar(clinician: User, start: datetime.datetime, end: datetime.datetime) -> Calendar:
+    """The clinician's held time, time off and counts around a window. Held time
+    is read from the Monday of the window's first local week to the end of its
+    last, so the weekly new-patient count sees whole weeks."""
     margin = datetime.timedelta(days=1)
     hours_rows = list(WeeklyHours.objects.filter(clinician=clinician))
     zone = hours_rows[0].timezone if hours_rows else clinician.timezone
+    tz = zoneinfo.ZoneInfo(zone)
+    first_day = start.astimezone(tz).date()
+    last_day = end.astimezone(tz).date()
+    week_start = datetime.datetime.combine(
+        first_day - datetime.timedelta(days=first_day.weekday()), datetime.time(), tz
+    )
+    week_end = datetime.datetime.combine(
+        last_day + datetime.timedelta(days=7 - last_day.weekday()), datetime.time(), tz
+    )
+    # Columns, not model rows: a busy calendar has thousands of them.
     held = list(
         Participant.objects.filter(
-            user=clinician, holds=True, starts_at__lt=end + margin, ends_at__gt=start - datetime.timedelta(days=7)
-        ).select_related("appointment__appointment_type")
+            user=clinician,
+            holds=True,
+            starts_at__lt=max(end + margin, week_end),
+            ends_at__gt=min(start - margin, week_start),
+        ).values_list("starts_at", "ends_at", "appointment__appointment_type__new_patient")
     )
-    tz = zoneinfo.ZoneInfo(zone)
-    per_day: Counter[datetime.date] = Counter(p.starts_at.astimezone(tz).date() for p in held)
-    new_per_week: Counter[tuple[int, int]] = Counter(
-        p.starts_at.astimezone(tz).isocalendar()[:2] for p in held if p.appointment.appointment_type.new_patient
-    )
+    per_day: Counter[datetime.date] = Counter(s.astimezone(tz).date() for s, _e, _n in held)
+    new_per_week: Counter[tuple[int, int]] = Counter(s.astimezone(tz).isocalendar()[:2] for s, _e, new in held if new)
     return Calendar(
         zone=zone,
         hours=[slots.Hours(h.weekday, h.start, h.end, h.valid_from, h.valid_until) for h in hours_rows],
-        busy=[slots.Interval(p.starts_at, p.ends_at) for p in held],
+        busy=[slots.Interval(s, e) for s, e, _n in held],
         time_off=[
             slots.Interval(t.starts_at, t.ends_at)
             for t in TimeOff.objects.filter(clinician=clinician, starts_at__lt=end + margin, ends_at__gt=start - margin)

@@ -246,3 +246,17 @@ def test_a_weekly_series_keeps_its_local_time_across_dst_and_is_all_or_nothing(c
     assert [t.strftime("%m-%d %H:%M %Z") for t in local] == ["10-19 10:00 PDT", "10-26 10:00 PDT", "11-09 10:00 PST"]
     assert {a.series_id for a in result.booked} != {None}
     assert blocker.status == "booked"
+
+
+@pytest.mark.django_db
+def test_the_weekly_new_patient_cap_counts_the_whole_week(cast: Cast) -> None:
+    """Evaluations later in the week count too, whatever window is searched."""
+    _setup(cast)
+    SchedulingRules.objects.create(clinician=cast.prescriber, new_patient_per_week=1)
+    thursday = MONDAY_10 + datetime.timedelta(days=3)
+    _book(cast, Kind.PSYCH_EVAL, starts_at=thursday)
+    evaluation = next(t for t in services.ensure_types(cast.northstar) if t.kind == Kind.PSYCH_EVAL)
+    monday_window = (MONDAY_10 - datetime.timedelta(hours=3), MONDAY_10 + datetime.timedelta(hours=6))
+    assert services.open_slots(cast.prescriber, evaluation, *monday_window) == []
+    with pytest.raises(services.BookingRefused, match="new-patient capacity"):
+        _book(cast, Kind.PSYCH_EVAL)
