@@ -260,3 +260,63 @@ def test_the_weekly_new_patient_cap_counts_the_whole_week(cast: Cast) -> None:
     assert services.open_slots(cast.prescriber, evaluation, *monday_window) == []
     with pytest.raises(services.BookingRefused, match="new-patient capacity"):
         _book(cast, Kind.PSYCH_EVAL)
+
+
+@pytest.mark.django_db
+def test_no_booking_ever_violates_availability(cast: Cast) -> None:
+    """Property: whatever start times are asked for, every booking that
+    succeeds lies inside the clinician's hours, off their time off, and clear
+    of every other held appointment by the buffer."""
+    import zoneinfo
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from tandem.scheduling.slots import Hours, Interval, fits
+
+    _setup(cast)
+    TimeOff.objects.create(
+        clinician=cast.therapist,
+        starts_at=datetime.datetime(2026, 11, 2, 18, tzinfo=UTC),
+        ends_at=datetime.datetime(2026, 11, 2, 22, tzinfo=UTC),
+    )
+    therapy = next(t for t in services.ensure_types(cast.riverbend) if t.kind == Kind.THERAPY)
+    origin = datetime.datetime(2026, 10, 29, 7, tzinfo=UTC)  # spans the November change
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(minutes=st.integers(0, 8 * 24 * 4).map(lambda q: q * 15))
+    def attempt(minutes: int) -> None:
+        start = origin + datetime.timedelta(minutes=minutes)
+        try:
+            services.book(
+                actor=cast.therapist,
+                appointment_type=therapy,
+                clinicians=[cast.therapist],
+                patient=cast.patient,
+                starts_at=start,
+                modality="in_person",
+                meta=META,
+            )
+        except (services.SlotTaken, services.BookingRefused):
+            return
+
+    attempt()
+    held = list(Participant.objects.filter(user=cast.therapist, holds=True).order_by("starts_at"))
+    assert held, "some bookings should have succeeded"
+    hours = [Hours(h.weekday, h.start, h.end) for h in WeeklyHours.objects.filter(clinician=cast.therapist)]
+    off = [Interval(t.starts_at, t.ends_at) for t in TimeOff.objects.filter(clinician=cast.therapist)]
+    buffer = services.rules_for(cast.therapist).buffer_minutes
+    for p in held:
+        others = [Interval(o.starts_at, o.ends_at) for o in held if o.pk != p.pk]
+        assert (
+            fits(
+                hours=hours,
+                zone="America/Los_Angeles",
+                busy=others,
+                time_off=off,
+                start=p.starts_at,
+                end=p.ends_at,
+                buffer=buffer,
+            )
+            == []
+        ), p.starts_at.astimezone(zoneinfo.ZoneInfo("America/Los_Angeles"))
