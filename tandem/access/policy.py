@@ -748,9 +748,6 @@ def schedulable_clinicians(patient: Patient) -> QuerySet[User]:
 
 # --- Calendar feeds -----------------------------------------------------------------------------
 
-# secrets.token_urlsafe(32) gives 43 characters; anything far longer is not ours.
-FEED_TOKEN_MAX = 100
-
 
 def can_have_calendar_feed(user: User | AnonymousUser | None) -> bool:
     """Clinicians (therapists and prescribers with an active membership) keep a feed of their own appointments."""
@@ -761,14 +758,13 @@ def calendar_feed_for(token: str) -> CalendarFeed:
     """The feed a token opens: the token alone is the permission, and only while
     the feed is not revoked and its owner is still an active clinician. Anything
     else is a 404, alike for unknown, revoked and former clinicians' links."""
-    import hashlib
-
     from tandem.feeds.models import CalendarFeed as FeedModel
+    from tandem.lib import tokens
 
-    if not token or len(token) > FEED_TOKEN_MAX:
+    if not token or len(token) > tokens.MAX_LENGTH:
         raise Http404("Not found")
     feed = (
-        FeedModel.objects.filter(token_hash=hashlib.sha256(token.encode()).hexdigest(), revoked_at__isnull=True)
+        FeedModel.objects.filter(token_hash=tokens.token_hash(token), revoked_at__isnull=True)
         .select_related("user")
         .first()
     )

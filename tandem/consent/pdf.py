@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from django.http import HttpResponse
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -21,3 +22,11 @@ def render_pdf(template_name: str, context: dict[str, Any]) -> bytes:
     with timezone.override(datetime.UTC):
         html = render_to_string(template_name, context)
     return bytes(HTML(string=html, url_fetcher=_refuse_fetch).write_pdf())
+
+
+def pdf_response(content: bytes, filename: str) -> HttpResponse:
+    """A PDF download that no cache keeps."""
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    return response

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime
 import hashlib
 import re
-import secrets
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +35,7 @@ from tandem.consent.models import (
     Status,
 )
 from tandem.consent.pdf import render_pdf
+from tandem.lib.tokens import MAX_LENGTH, new_token, token_hash
 from tandem.messaging import sms
 from tandem.messaging.services import notify
 from tandem.organizations.models import Membership, Organization, Partnership, Role
@@ -207,10 +207,6 @@ def prepare(
 # --- Signing links ---------------------------------------------------------------------------
 
 
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 class LinkRefused(Exception):
     """A signing link that cannot be used: unknown, used, expired or withdrawn."""
 
@@ -230,7 +226,7 @@ def send_link(
         raise ValidationError("Only an authorization waiting for signature can be sent.")
     if not destination:
         raise ValidationError("The patient has no " + ("email address" if channel == "email" else "phone number") + ".")
-    token = secrets.token_urlsafe(32)
+    token = new_token()
     now = timezone.now()
     with transaction.atomic():
         Authorization.objects.select_for_update(of=("self",)).filter(pk=authorization.pk).first()
@@ -239,7 +235,7 @@ def send_link(
         )
         link = SigningLink.objects.create(
             authorization=authorization,
-            token_hash=_token_hash(token),
+            token_hash=token_hash(token),
             channel=channel,
             sent_to=destination,
             created_by=actor,
@@ -268,8 +264,10 @@ def send_link(
 def open_link(token: str, at: datetime.datetime | None = None) -> SigningLink:
     """The link for a token, if it may still be used to sign."""
     at = at or timezone.now()
+    if len(token) > MAX_LENGTH:
+        raise LinkRefused("unknown")
     link = (
-        SigningLink.objects.filter(token_hash=_token_hash(token))
+        SigningLink.objects.filter(token_hash=token_hash(token))
         .select_related("authorization__patient__practice", "authorization__discloser", "authorization__recipient")
         .first()
     )
@@ -287,7 +285,7 @@ def open_link(token: str, at: datetime.datetime | None = None) -> SigningLink:
 def copy_link(token: str, at: datetime.datetime | None = None) -> SigningLink:
     """The link a signer may still download their copy through, shortly after signing."""
     at = at or timezone.now()
-    link = SigningLink.objects.filter(token_hash=_token_hash(token)).select_related("authorization").first()
+    link = SigningLink.objects.filter(token_hash=token_hash(token)).select_related("authorization").first()
     if link is None or link.copy_until is None or at >= link.copy_until:
         raise LinkRefused("unknown")
     return link

@@ -29,7 +29,7 @@ from tandem.consent.forms import (
     SignForm,
 )
 from tandem.consent.models import Authorization, SignedVia, SigningLink
-from tandem.consent.pdf import render_pdf
+from tandem.consent.pdf import pdf_response, render_pdf
 from tandem.patients.models import Patient
 
 CONSENT = services.CONSENT
@@ -62,13 +62,6 @@ def _consent_patient(request: HttpRequest, public_id: str) -> Patient:
     if not policy.can_manage_consent(request.user, patient):
         raise Http404("Not found")
     return patient
-
-
-def _pdf_response(content: bytes, filename: str) -> HttpResponse:
-    response = HttpResponse(content, content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response["Cache-Control"] = "no-store"
-    return response
 
 
 @require_GET
@@ -298,7 +291,7 @@ def patient_copy(request: HttpRequest, token: str) -> HttpResponse:
         return _refused(request, exc.reason)
     authorization = Authorization.objects.select_related("patient").get(pk=link.authorization_id)
     _record(request, authorization.patient, Action.EXPORT, "authorization_pdf", authorization.public_id)
-    return _pdf_response(services.signed_pdf(authorization), "signed-authorization.pdf")
+    return pdf_response(services.signed_pdf(authorization), "signed-authorization.pdf")
 
 
 @require_GET
@@ -309,7 +302,7 @@ def authorization_pdf(request: HttpRequest, public_id: str, authorization_id: st
     if not authorization.pdf_sha256:
         raise Http404("Not found")
     _record(request, patient, Action.EXPORT, "authorization_pdf", authorization.public_id)
-    return _pdf_response(services.signed_pdf(authorization), f"authorization-{authorization.signed_at:%Y-%m-%d}.pdf")
+    return pdf_response(services.signed_pdf(authorization), f"authorization-{authorization.signed_at:%Y-%m-%d}.pdf")
 
 
 @require_POST
@@ -470,4 +463,4 @@ def disclosures_pdf(request: HttpRequest, public_id: str) -> HttpResponse:
     content = render_pdf(
         "consent/pdf/accounting.html", {"patient": patient, "rows": rows, "generated_at": timezone.now()}
     )
-    return _pdf_response(content, f"disclosures-{patient.mrn}.pdf")
+    return pdf_response(content, f"disclosures-{patient.mrn}.pdf")

@@ -8,8 +8,6 @@ names, record numbers, notes, diagnoses, locations or links.
 from __future__ import annotations
 
 import datetime
-import hashlib
-import secrets
 from dataclasses import dataclass
 
 import icalendar
@@ -22,6 +20,7 @@ from tandem.accounts.models import User
 from tandem.audit import services as audit
 from tandem.audit.models import Action
 from tandem.feeds.models import CalendarFeed
+from tandem.lib.tokens import new_token, token_hash
 from tandem.scheduling.models import HOLDING, Participant
 
 OPERATIONS = "operations"
@@ -66,7 +65,7 @@ def _revoke_active(user: User, meta: audit.RequestMeta, now: datetime.datetime) 
 def create_feed(*, user: User, meta: audit.RequestMeta) -> tuple[CalendarFeed, str, bool]:
     """A new feed for the user, revoking the one they had. Returns the feed, its
     token (which exists only in this return value) and whether one was replaced."""
-    token = secrets.token_urlsafe(32)
+    token = new_token()
     now = timezone.now()
     with transaction.atomic():
         # One user's creates and revokes take turns (PostgreSQL); SQLite's
@@ -74,9 +73,7 @@ def create_feed(*, user: User, meta: audit.RequestMeta) -> tuple[CalendarFeed, s
         # constraint is the last word either way.
         User.objects.select_for_update().filter(pk=user.pk).first()
         replaced = _revoke_active(user, meta, now)
-        feed = CalendarFeed.objects.create(
-            user=user, token_hash=hashlib.sha256(token.encode()).hexdigest(), created_at=now
-        )
+        feed = CalendarFeed.objects.create(user=user, token_hash=token_hash(token), created_at=now)
         _audit(user, Action.CREATE, feed, OPERATIONS, meta, replaced=bool(replaced))
     return feed, token, bool(replaced)
 

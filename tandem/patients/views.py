@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tandem.access import policy
-from tandem.access.classes import PART2_NOTICE, InfoClass
+from tandem.access.classes import InfoClass
 from tandem.accounts.models import User
 from tandem.audit import services as audit
 from tandem.audit.models import Action
@@ -22,6 +22,7 @@ from tandem.consent.disclosures import Ledger, write_all
 from tandem.patients import selectors, services
 from tandem.patients.forms import CareTeamAddForm, CareTeamEndForm, PatientForm
 from tandem.patients.models import Patient
+from tandem.records.selectors import chart_records
 from tandem.reminders.models import ReminderPreference
 
 PAGE_SIZE = 50
@@ -119,17 +120,12 @@ def patient_chart(request: HttpRequest, public_id: str) -> HttpResponse:
         patient = policy.get_patient_for(request.user, public_id)
         sharing = policy.sharing_for(request.user, patient)
         ledger = Ledger(sharing)
-        shows_demographics = ledger.note(patient.practice_id, InfoClass.DEMOGRAPHICS, f"patient:{patient.public_id}")
-        documents = policy.visible_documents(sharing)
-        for d in documents:
-            ledger.note(d.organization_id, d.effective_class, f"document:{d.public_id}")
+        shown = chart_records(ledger)
         appointments = policy.visible_appointments(sharing)
         for a in appointments:
             ledger.note(a.organization_id, InfoClass.APPOINTMENTS, f"appointment:{a.public_id}")
         ledger.write()
         _record_view(request, patient, "patient_chart")
-    # Part 2 records of another organization carry the notice against redisclosure wherever they are listed.
-    part2_shared = any(d.part2 and d.organization_id not in sharing.own_org_ids for d in documents)
     team = selectors.care_team(patient)
     today = patient.practice.local_date()
     can_edit = policy.can_edit_patient(request.user, patient)
@@ -137,17 +133,17 @@ def patient_chart(request: HttpRequest, public_id: str) -> HttpResponse:
         "nav": "patients",
         "patient": patient,
         "age": patient.age_on(today),
-        "shows_demographics": shows_demographics,
+        "shows_demographics": shown.shows_demographics,
         "sharing": sharing,
-        "documents": documents,
-        "part2_notice": PART2_NOTICE if part2_shared else "",
+        "documents": shown.documents,
+        "part2_notice": shown.part2_notice,
         "upcoming": [a for a in appointments if a.ends_at >= timezone.now()],
         "past": [a for a in appointments if a.ends_at < timezone.now()][::-1][:20],
         "can_book": policy.booking_organization(request.user, patient) is not None,
         "reminders": ReminderPreference.objects.filter(patient=patient).first() if can_edit else None,
         "current_team": [m for m in team if m.is_active_on(today) or m.starts_on > today],
         "past_team": [m for m in team if m.ends_on and m.ends_on < today],
-        "timeline": selectors.timeline(patient, team, documents),
+        "timeline": selectors.timeline(patient, team, shown.documents),
         "can_edit": can_edit,
         "can_manage_team": policy.can_manage_care_team(request.user, patient),
         "can_view_access": policy.can_view_access_history(request.user, patient),

@@ -20,11 +20,12 @@ from tandem.audit import services as audit
 from tandem.audit.models import Action
 from tandem.consent.disclosures import Ledger
 from tandem.consent.models import Disclosure
-from tandem.consent.pdf import render_pdf
+from tandem.consent.pdf import pdf_response, render_pdf
 from tandem.patients import selectors as patient_selectors
 from tandem.patients.models import Patient
 from tandem.records import services
 from tandem.records.forms import DocumentForm, PsychotherapyNoteForm
+from tandem.records.selectors import chart_records
 
 TREATMENT = services.TREATMENT
 BASIS_WORDS = {
@@ -123,33 +124,26 @@ def summary_pdf(request: HttpRequest, public_id: str) -> HttpResponse:
         patient = policy.get_patient_for(request.user, public_id)
         sharing = policy.sharing_for(request.user, patient)
         ledger = Ledger(sharing, channel=Disclosure.Channel.PDF)
-        shows_demographics = ledger.note(patient.practice_id, InfoClass.DEMOGRAPHICS, f"patient:{patient.public_id}")
-        documents = policy.visible_documents(sharing)
-        for d in documents:
-            ledger.note(d.organization_id, d.effective_class, f"document:{d.public_id}")
+        shown = chart_records(ledger)
         ledger.write()
         _record(request, patient, Action.EXPORT, "chart_summary_pdf", patient.public_id)
     team = patient_selectors.care_team(patient)
     today = patient.practice.local_date()
-    part2_shared = any(d.part2 and d.organization_id not in sharing.own_org_ids for d in documents)
     content = render_pdf(
         "records/pdf/summary.html",
         {
             "patient": patient,
             "age": patient.age_on(today),
-            "shows_demographics": shows_demographics,
-            "documents": documents,
+            "shows_demographics": shown.shows_demographics,
+            "documents": shown.documents,
             "team": [m for m in team if m.is_active_on(today)],
             "withheld": sharing.withheld,
             "viewer": _actor(request),
             "generated_at": timezone.now(),
-            "part2_notice": PART2_NOTICE if part2_shared else "",
+            "part2_notice": shown.part2_notice,
         },
     )
-    response = HttpResponse(content, content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="summary-{patient.mrn}.pdf"'
-    response["Cache-Control"] = "no-store"
-    return response
+    return pdf_response(content, f"summary-{patient.mrn}.pdf")
 
 
 # --- Psychotherapy notes ---------------------------------------------------------------------

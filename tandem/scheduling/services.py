@@ -203,6 +203,32 @@ def eligibility_reasons(clinician: User, *, state: str, at: datetime.datetime, m
     return [] if decision.allowed else [f"{clinician.display_name}: {r.text}" for r in decision.reasons]
 
 
+def prescriber_refusals(people: Sequence[User], *, state: str, at: datetime.datetime, modality: str) -> list[str]:
+    """Why the prescribers among these people may not see a patient located in ``state`` at ``at``."""
+    return [
+        reason
+        for person in people
+        if is_prescriber(person)
+        for reason in eligibility_reasons(person, state=state, at=at, modality=modality)
+    ]
+
+
+def _require_free_time(
+    people: Sequence[User], appointment_type: AppointmentType, start: datetime.datetime, end: datetime.datetime
+) -> None:
+    """Raise SlotTaken when another appointment is in the way, BookingRefused for any other rule."""
+    reasons: list[str] = []
+    taken = False
+    for person in people:
+        why, clash = _why_not(person, appointment_type, start, end)
+        reasons += why
+        taken = taken or clash
+    if taken:
+        raise SlotTaken("That time was just taken. Choose another slot.")
+    if reasons:
+        raise BookingRefused(reasons)
+
+
 def book(
     *,
     actor: User,
@@ -240,25 +266,14 @@ def book(
         raise BookingRefused(reasons)
     ends_at = starts_at + datetime.timedelta(minutes=minutes or appointment_type.minutes)
     if patient is not None and appointment_type.with_patient:
-        state = expected_state or patient.state
-        for person in people:
-            if is_prescriber(person):
-                reasons += eligibility_reasons(person, state=state, at=starts_at, modality=modality)
-        if reasons:
-            raise BookingRefused(reasons)
+        refusals = prescriber_refusals(people, state=expected_state or patient.state, at=starts_at, modality=modality)
+        if refusals:
+            raise BookingRefused(refusals)
     try:
         with transaction.atomic():
             # SQLite: this block holds the write lock from its first statement (BEGIN IMMEDIATE).
             # PostgreSQL: the exclusion constraint refuses the loser of a race at insert.
-            taken = False
-            for person in people:
-                why, clash = _why_not(person, appointment_type, starts_at, ends_at)
-                reasons += why
-                taken = taken or bool(clash)
-            if taken:
-                raise SlotTaken("That time was just taken. Choose another slot.")
-            if reasons:
-                raise BookingRefused(reasons)
+            _require_free_time(people, appointment_type, starts_at, ends_at)
             appointment = Appointment.objects.create(
                 organization=appointment_type.organization,
                 appointment_type=appointment_type,
@@ -378,21 +393,12 @@ def reschedule(
             length = locked.ends_at - locked.starts_at
             ends_at = starts_at + length
             Participant.objects.filter(appointment=locked).update(holds=False)
-            reasons: list[str] = []
-            taken = False
-            for person in people:
-                why, clash = _why_not(person, locked.appointment_type, starts_at, ends_at)
-                reasons += why
-                taken = taken or bool(clash)
-            if locked.patient is not None:
+            if locked.patient is not None and locked.appointment_type.with_patient:
                 state = locked.expected_state or locked.patient.state
-                for person in people:
-                    if is_prescriber(person):
-                        reasons += eligibility_reasons(person, state=state, at=starts_at, modality=locked.modality)
-            if taken:
-                raise SlotTaken("That time is taken. Choose another slot.")
-            if reasons:
-                raise BookingRefused(reasons)
+                refusals = prescriber_refusals(people, state=state, at=starts_at, modality=locked.modality)
+                if refusals:
+                    raise BookingRefused(refusals)
+            _require_free_time(people, locked.appointment_type, starts_at, ends_at)
             old = locked.starts_at
             locked.starts_at, locked.ends_at = starts_at, ends_at
             locked.status_reason = reason.strip()[:300]
@@ -434,10 +440,7 @@ def check_in(
         if locked.patient is None or locked.status != Status.BOOKED:
             raise BookingRefused(["Only a booked appointment with a patient is checked in."])
         people = [p.user for p in locked.participants.select_related("user")]
-        reasons: list[str] = []
-        for person in people:
-            if is_prescriber(person):
-                reasons += eligibility_reasons(person, state=state, at=timezone.now(), modality=locked.modality)
+        reasons = prescriber_refusals(people, state=state, at=timezone.now(), modality=locked.modality)
         locked.attested_state = state
         locked.attested_by = attested_by
         if not reasons:

@@ -87,14 +87,11 @@ def book(request: HttpRequest, public_id: str) -> HttpResponse:
             data["first_day"] + datetime.timedelta(days=data["days"]), datetime.time.min, tzinfo=zone
         )
         attends = data["appointment_type"].with_patient
-        refusals = [
-            reason
-            for person in people
-            if attends and services.is_prescriber(person)
-            for reason in services.eligibility_reasons(
-                person, state=data["expected_state"], at=start, modality=data["modality"]
-            )
-        ]
+        refusals = (
+            services.prescriber_refusals(people, state=data["expected_state"], at=start, modality=data["modality"])
+            if attends
+            else []
+        )
         context["refusals"] = refusals
         candidates: list[User] = []
         if data["any_eligible"] and attends:
