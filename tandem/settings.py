@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "tandem.scheduling",
     "tandem.feeds",
     "tandem.reminders",
+    "tandem.referrals",
     "tandem.messaging",
     "tandem.home",
     "tandem.operations",

@@ -18,6 +18,7 @@ urlpatterns = [
     path("", include("tandem.feeds.urls")),
     path("", include("tandem.scheduling.urls")),
     path("", include("tandem.reminders.urls")),
+    path("", include("tandem.referrals.urls")),
     path("organization/", include("tandem.organizations.urls")),
     path("audit/", include("tandem.audit.urls")),
     path("credentials/", include("tandem.credentials.urls")),

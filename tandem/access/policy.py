@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from tandem.accounts.models import User
     from tandem.credentials.models import Credential
     from tandem.feeds.models import CalendarFeed
+    from tandem.referrals.models import Referral
 
 PRACTICE_STAFF_ROLES = {Role.PRACTICE_ADMIN, Role.THERAPIST, Role.COORDINATOR}
 GROUP_OVERSIGHT_ROLES = {Role.GROUP_ADMIN, Role.COORDINATOR}
@@ -771,3 +772,117 @@ def calendar_feed_for(token: str) -> CalendarFeed:
     if feed is None or not feed.user.is_active or not can_have_calendar_feed(feed.user):
         raise Http404("Not found")
     return feed
+
+
+# --- Referrals ----------------------------------------------------------------------------------
+# A practice refers its patient to all of its active partner groups at once.
+# The referring side is the practice's staff; the receiving side is the
+# coordinators and admins of those groups, who see a referral once it is
+# submitted (never a draft). The prescriber who takes it may read it. Each
+# part of a referral crosses to the group only on the basis the consent gate
+# gives (``referral_sharing``).
+
+REFERRING = "referring"
+RECEIVING = "receiving"
+BOOKING_THERAPIST = "booking_therapist"
+SYSTEM = "system"
+
+
+def receiving_groups(practice: Organization, at: datetime.datetime | None = None) -> list[Organization]:
+    """The psychiatric groups a practice's referrals go to: its active partners."""
+    day = practice.local_date(at)
+    rows = Partnership.objects.filter(practice=practice).select_related("group__referral_settings")
+    return sorted({p.group.pk: p.group for p in rows if p.is_active_on(day)}.values(), key=lambda g: g.name)
+
+
+def can_refer(user: User | AnonymousUser | None, patient: Patient) -> bool:
+    """The practice's therapists, coordinators and admins refer its patients."""
+    return bool(standing(user).roles_in(patient.practice_id) & PRACTICE_STAFF_ROLES)
+
+
+def _therapists_may_book(group: Organization) -> bool:
+    try:
+        return bool(group.referral_settings.therapists_may_book)  # type: ignore[attr-defined]
+    except Organization.referral_settings.RelatedObjectDoesNotExist:  # type: ignore[attr-defined]
+        return False
+
+
+def referral_sides(
+    user: User | AnonymousUser | None, referral: Referral, groups: list[Organization] | None = None
+) -> frozenset[str]:
+    """Which sides of this referral the user acts on (empty: none)."""
+    from tandem.referrals.models import State
+
+    if not _is_signed_in(user):
+        return frozenset()
+    st = standing(user)
+    sides: set[str] = set()
+    practice_roles = st.roles_in(referral.practice_id)
+    if practice_roles & PRACTICE_STAFF_ROLES:
+        sides.add(REFERRING)
+    if referral.status != State.DRAFT:
+        groups = receiving_groups(referral.practice) if groups is None else groups
+        oversight = {o.pk for o in st.orgs_with(GROUP_OVERSIGHT_ROLES, OrganizationKind.GROUP)}
+        if oversight & {g.pk for g in groups}:
+            sides.add(RECEIVING)
+        if Role.THERAPIST in practice_roles and any(_therapists_may_book(g) for g in groups):
+            sides.add(BOOKING_THERAPIST)
+    return frozenset(sides)
+
+
+def visible_referrals(user: User | AnonymousUser | None, at: datetime.datetime | None = None) -> QuerySet[Referral]:
+    """Referrals this user may see: their practice's, those sent to their
+    group (not drafts), and those they took as the prescriber."""
+    from tandem.referrals.models import Referral, State
+
+    if not _is_signed_in(user):
+        return Referral.objects.none()
+    st = standing(user)
+    at = at or timezone.now()
+    condition = Q(practice__in=st.orgs_with(PRACTICE_STAFF_ROLES, OrganizationKind.PRACTICE))
+    oversight = st.orgs_with(GROUP_OVERSIGHT_ROLES, OrganizationKind.GROUP)
+    partnered = [p.practice_id for p in _active_partnerships(oversight, at)]
+    if partnered:
+        condition |= Q(practice_id__in=partnered) & ~Q(status=State.DRAFT)
+    prescribing = st.orgs_with({Role.PRESCRIBER}, OrganizationKind.GROUP)
+    if prescribing:
+        condition |= Q(prescriber=user) & ~Q(status=State.DRAFT)
+    return Referral.objects.filter(condition)
+
+
+def get_referral_for(user: User | AnonymousUser | None, public_id: object) -> Referral:
+    """The referral, if this user may see it; otherwise 404."""
+    found = (
+        visible_referrals(user)
+        .filter(public_id=parse_public_id(public_id))
+        .select_related("patient__practice", "patient__payer", "practice", "referred_by", "payer", "prescriber", "group")
+        .first()
+    )
+    if found is None:
+        raise Http404("Not found")
+    return found
+
+
+def referral_sharing(
+    patient: Patient, organization_id: int, viewer_id: int = 0, at: datetime.datetime | None = None
+) -> Sharing:
+    """What the patient's consent lets one organization (and, with
+    ``viewer_id``, one of its clinicians) see of the practice's information,
+    whether or not anyone there treats the patient yet."""
+    at = at or timezone.now()
+    authorizations = tuple(
+        Authorization.objects.filter(Q(patient=patient) & consent_in_force(at, patient.practice.timezone)).order_by(
+            "signed_at", "pk"
+        )
+    )
+    return Sharing(
+        viewer_id=viewer_id,
+        patient=patient,
+        at=at,
+        own_org_ids=frozenset({organization_id}),
+        treatment_without_authorization=not patient.practice.treatment_sharing_requires_authorization,
+        authorizations=authorizations,
+        break_glass=None,
+        team_org_ids=frozenset(),
+        viewer_org_id=organization_id,
+    )

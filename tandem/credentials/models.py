@@ -89,6 +89,9 @@ class ClinicianProfile(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="clinician_profile")
     discipline = models.CharField(max_length=20, choices=Discipline.choices)
     npi = models.CharField("NPI", max_length=10, blank=True, validators=[validate_npi])
+    # Languages the clinician sees patients in, as patients.Language codes;
+    # referral matching prefers a shared one.
+    languages = models.JSONField(default=list, blank=True, help_text="Language codes, e.g. en, es.")
 
     def __str__(self) -> str:
         return f"{self.user} ({self.get_discipline_display()})"

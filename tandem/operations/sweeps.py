@@ -20,6 +20,7 @@ from tandem.accounts.models import SignInThrottle
 from tandem.credentials.alerts import sweep_expiring_credentials
 from tandem.messaging.digest import send_digests
 from tandem.operations.models import SweepRun
+from tandem.referrals.services import escalation_sweep, waitlist_sweep
 from tandem.reminders.services import send_due_reminders
 
 logger = logging.getLogger("tandem.worker")
@@ -45,6 +46,8 @@ def prune_throttles(now: datetime.datetime) -> int:
 
 SWEEPS: list[Sweep] = [
     Sweep("patient_reminders", datetime.timedelta(minutes=1), send_due_reminders),
+    Sweep("referral_waitlist", datetime.timedelta(minutes=1), waitlist_sweep),
+    Sweep("referral_escalations", datetime.timedelta(minutes=5), escalation_sweep),
     Sweep("appointment_digest", datetime.timedelta(minutes=15), send_digests),
     Sweep("credential_expiry_alerts", datetime.timedelta(hours=1), sweep_expiring_credentials),
     Sweep("prune_sessions", datetime.timedelta(hours=1), prune_sessions),

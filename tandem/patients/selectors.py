@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
@@ -14,6 +16,9 @@ from tandem.access import policy
 from tandem.accounts.models import User
 from tandem.patients.models import CareTeamMember, Patient, active_on
 from tandem.records.models import Document
+
+if TYPE_CHECKING:
+    from tandem.referrals.models import Referral
 
 _DATE_US = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 
@@ -85,7 +90,22 @@ class TimelineEntry:
     kind: str
 
 
-def timeline(patient: Patient, team: list[CareTeamMember], documents: list[Document]) -> list[TimelineEntry]:
+def referrals(user: User | AnonymousUser, patient: Patient) -> list[Referral]:
+    """The patient's referrals this viewer may see, newest first, with their history."""
+    from tandem.referrals.models import ReferralEvent
+
+    return list(
+        policy.visible_referrals(user)
+        .filter(patient=patient)
+        .select_related("prescriber", "group")
+        .prefetch_related(Prefetch("events", queryset=ReferralEvent.objects.order_by("at", "id")))
+        .order_by("-created_at")
+    )
+
+
+def timeline(
+    patient: Patient, team: list[CareTeamMember], documents: list[Document], referrals: Sequence[Referral] = ()
+) -> list[TimelineEntry]:
     """The chart's activity timeline, newest first. Records come in already
     filtered by what the viewer may see (``policy.visible_documents``);
     psychotherapy notes never appear here."""
@@ -113,4 +133,14 @@ def timeline(patient: Patient, team: list[CareTeamMember], documents: list[Docum
                 kind="record",
             )
         )
+    for referral in referrals:
+        for event in referral.events.all():
+            entries.append(
+                TimelineEntry(
+                    when=event.at,
+                    text=f"Referral to psychiatry ({referral.get_urgency_display().lower()}): "
+                    f"{event.get_to_status_display().lower()}",
+                    kind="referral",
+                )
+            )
     return sorted(entries, key=lambda e: e.when, reverse=True)

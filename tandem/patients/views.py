@@ -127,6 +127,7 @@ def patient_chart(request: HttpRequest, public_id: str) -> HttpResponse:
         ledger.write()
         _record_view(request, patient, "patient_chart")
     team = selectors.care_team(patient)
+    referrals = selectors.referrals(request.user, patient)
     today = patient.practice.local_date()
     can_edit = policy.can_edit_patient(request.user, patient)
     context = {
@@ -143,7 +144,9 @@ def patient_chart(request: HttpRequest, public_id: str) -> HttpResponse:
         "reminders": ReminderPreference.objects.filter(patient=patient).first() if can_edit else None,
         "current_team": [m for m in team if m.is_active_on(today) or m.starts_on > today],
         "past_team": [m for m in team if m.ends_on and m.ends_on < today],
-        "timeline": selectors.timeline(patient, team, shown.documents),
+        "timeline": selectors.timeline(patient, team, shown.documents, referrals),
+        "referrals": [r for r in referrals if r.status != "draft" or r.referred_by_id == request.user.pk],
+        "can_refer": policy.can_refer(request.user, patient),
         "can_edit": can_edit,
         "can_manage_team": policy.can_manage_care_team(request.user, patient),
         "can_view_access": policy.can_view_access_history(request.user, patient),

@@ -16,6 +16,13 @@ from tandem.scheduling.models import SchedulingRules, TimeOff, WeeklyHours
 OPERATIONS = "operations"
 
 
+def _opening_may_have_appeared() -> None:
+    """More hours, less time off or looser rules may give a waiting referral its opening."""
+    from tandem.referrals.services import enqueue_waitlist
+
+    transaction.on_commit(enqueue_waitlist)
+
+
 def _audit(actor: User, action: Action, target_type: str, target_id: object, meta: audit.RequestMeta) -> None:
     audit.record(
         actor=actor, action=action, purpose=OPERATIONS, meta=meta, target_type=target_type, target_id=str(target_id)
@@ -56,6 +63,7 @@ def add_hours(
         valid_until=valid_until,
     )
     _audit(actor, Action.CREATE, "weekly_hours", hours.public_id, meta)
+    _opening_may_have_appeared()
     return hours
 
 
@@ -82,6 +90,7 @@ def add_time_off(
 def remove_time_off(*, actor: User, time_off: TimeOff, meta: audit.RequestMeta) -> None:
     _audit(actor, Action.DELETE, "time_off", time_off.public_id, meta)
     time_off.delete()
+    _opening_may_have_appeared()
 
 
 @transaction.atomic
@@ -97,4 +106,5 @@ def set_rules(
         },
     )
     _audit(actor, Action.UPDATE, "scheduling_rules", actor.public_id, meta)
+    _opening_may_have_appeared()
     return rules

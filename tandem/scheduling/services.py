@@ -347,6 +347,7 @@ def cancel(*, actor: User, appointment: Appointment, reason: str, meta: audit.Re
         Participant.objects.filter(appointment=locked).update(holds=False)
         _audit_change(actor, locked, Action.UPDATE, meta, change="cancelled")
         _tell_team(actor, locked, "cancelled")
+        _referral_follows(locked, "cancelled")
     return locked
 
 
@@ -362,6 +363,7 @@ def mark_no_show(*, actor: User, appointment: Appointment, meta: audit.RequestMe
         # The time was spent waiting: it stays held on the calendar.
         _audit_change(actor, locked, Action.UPDATE, meta, change="no_show")
         _tell_team(actor, locked, "missed")
+        _referral_follows(locked, "missed")
     return locked
 
 
@@ -374,6 +376,7 @@ def complete(*, actor: User, appointment: Appointment, meta: audit.RequestMeta) 
         locked.save(update_fields=["status"])
         _audit_change(actor, locked, Action.UPDATE, meta, change="completed")
         _tell_team(actor, locked, "completed")
+        _referral_follows(locked, "completed")
     return locked
 
 
@@ -475,6 +478,12 @@ def eligible_alternatives(
             creds.get(c.pk) or eligibility.Credentials(discipline=""), state=state, at=at, action=action
         ).allowed
     ]
+
+
+def _referral_follows(appointment: Appointment, what: str) -> None:
+    from tandem.referrals.services import on_appointment_changed
+
+    on_appointment_changed(appointment, what)
 
 
 def _tell_team(actor: User, appointment: Appointment, what: str) -> None:
