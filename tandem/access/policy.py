@@ -801,10 +801,9 @@ def can_refer(user: User | AnonymousUser | None, patient: Patient) -> bool:
 
 
 def _therapists_may_book(group: Organization) -> bool:
-    try:
-        return bool(group.referral_settings.therapists_may_book)  # type: ignore[attr-defined]
-    except Organization.referral_settings.RelatedObjectDoesNotExist:  # type: ignore[attr-defined]
-        return False
+    from tandem.referrals.models import settings_of
+
+    return settings_of(group).therapists_may_book
 
 
 def referral_sides(
@@ -855,7 +854,9 @@ def get_referral_for(user: User | AnonymousUser | None, public_id: object) -> Re
     found = (
         visible_referrals(user)
         .filter(public_id=parse_public_id(public_id))
-        .select_related("patient__practice", "patient__payer", "practice", "referred_by", "payer", "prescriber", "group")
+        .select_related(
+            "patient__practice", "patient__payer", "practice", "referred_by", "payer", "prescriber", "group"
+        )
         .first()
     )
     if found is None:

@@ -15,6 +15,10 @@ from tandem.referrals.services import Draft
 TIME_CHOICES = [(key, label.capitalize()) for key, (_a, _b, label) in TIMES_OF_DAY.items()]
 
 
+def _attachment_label(document: Document) -> str:
+    return f"{document.get_info_class_display()}: {document.title} ({document.occurred_on:%b %-d, %Y})"
+
+
 class ReferralForm(forms.Form):
     urgency = forms.ChoiceField(choices=Urgency.choices, widget=forms.RadioSelect, initial=Urgency.ROUTINE)
     reason = forms.CharField(
@@ -43,7 +47,9 @@ class ReferralForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         help_text="Leave all clear for any time.",
     )
-    visit_setting = forms.ChoiceField(label="Where the patient joins", choices=VisitSetting.choices, widget=forms.RadioSelect)
+    visit_setting = forms.ChoiceField(
+        label="Where the patient joins", choices=VisitSetting.choices, widget=forms.RadioSelect
+    )
     location_state = forms.ChoiceField(label="State the patient will be in for visits", choices=US_STATES)
     payer = forms.ModelChoiceField(
         label="Insurance", queryset=Payer.objects.all(), required=False, empty_label="Self-pay / none"
@@ -55,9 +61,7 @@ class ReferralForm(forms.Form):
         field = self.fields["attachments"]
         assert isinstance(field, forms.ModelMultipleChoiceField)
         field.queryset = Document.objects.filter(pk__in=[d.pk for d in documents]).order_by("-occurred_on")
-        field.label_from_instance = lambda d: (  # type: ignore[method-assign]
-            f"{d.get_info_class_display()}: {d.title} ({d.occurred_on:%b %-d, %Y})"
-        )
+        field.label_from_instance = _attachment_label  # type: ignore[method-assign,assignment]
 
     @classmethod
     def initial_for(cls, patient: Patient, latest: list[Document]) -> dict[str, object]:

@@ -104,6 +104,13 @@ class ReferralSettings(models.Model):
         return int(getattr(self, f"{urgency}_visit_days"))
 
 
+def settings_of(group: Organization) -> ReferralSettings:
+    """The group's referral settings, or the defaults when it has none saved."""
+    # A missing reverse one-to-one raises a subclass of AttributeError.
+    found = getattr(group, "referral_settings", None)
+    return found if isinstance(found, ReferralSettings) else ReferralSettings(organization=group)
+
+
 class Referral(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="referrals")
@@ -173,7 +180,9 @@ class ReferralEvent(models.Model):
 
     referral = models.ForeignKey(Referral, on_delete=models.CASCADE, related_name="events")
     at = models.DateTimeField(default=dj_timezone.now)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     transition = models.CharField(max_length=20)
     from_status = models.CharField(max_length=12, choices=State.choices)
     to_status = models.CharField(max_length=12, choices=State.choices)

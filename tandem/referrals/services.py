@@ -44,6 +44,7 @@ from tandem.referrals.models import (
     State,
     Urgency,
     VisitSetting,
+    settings_of,
 )
 from tandem.scheduling import services as scheduling
 from tandem.scheduling.models import Appointment, AppointmentType, Kind, Modality
@@ -71,7 +72,9 @@ class Transition:
     needs_reason: bool = False
 
 
-def _t(name: str, verb: str, sources: Iterable[str], target: str, sides: Iterable[str], reason: bool = False) -> Transition:
+def _t(
+    name: str, verb: str, sources: Iterable[str], target: str, sides: Iterable[str], reason: bool = False
+) -> Transition:
     return Transition(name, verb, frozenset(sources), target, frozenset(sides), reason)
 
 
@@ -129,9 +132,7 @@ def allowed(name: str, status: str, sides: Iterable[str]) -> bool:
 def check_transition(referral: Referral, name: str, sides: frozenset[str], note: str) -> Transition:
     t = TRANSITIONS[name]
     if referral.status not in t.sources:
-        raise TransitionRefused(
-            f"A referral that is {referral.get_status_display().lower()} cannot be {t.verb}."
-        )
+        raise TransitionRefused(f"A referral that is {referral.get_status_display().lower()} cannot be {t.verb}.")
     if not t.sides & sides:
         who = " or ".join(SIDE_LABELS[s] for s in sorted(t.sides))
         raise TransitionRefused(f"Only {who} can do that.")
@@ -179,7 +180,13 @@ def _move(
         referral.waitlisted_at = None
     referral.save()
     event = ReferralEvent.objects.create(
-        referral=referral, at=at, actor=actor, transition=name, from_status=before, to_status=t.target, note=note.strip()
+        referral=referral,
+        at=at,
+        actor=actor,
+        transition=name,
+        from_status=before,
+        to_status=t.target,
+        note=note.strip(),
     )
     audit.record(
         actor=actor,
@@ -216,16 +223,20 @@ def _tell_referrer(referral: Referral, actor: User | None, text: str) -> None:
     )
 
 
-def _group_staff(groups: Iterable[Organization], roles: set[str]) -> list[User]:
+def _group_staff(groups: Iterable[Organization], roles: Iterable[str]) -> list[User]:
     return list(
         User.objects.filter(
-            memberships__organization__in=list(groups), memberships__role__in=list(roles), memberships__is_active=True,
+            memberships__organization__in=list(groups),
+            memberships__role__in=list(roles),
+            memberships__is_active=True,
             is_active=True,
         ).distinct()
     )
 
 
-def _tell_groups(referral: Referral, groups: Iterable[Organization], roles: set[str], text: str, subject: str) -> int:
+def _tell_groups(
+    referral: Referral, groups: Iterable[Organization], roles: Iterable[str], text: str, subject: str
+) -> int:
     from tandem.messaging.services import notify
 
     people = _group_staff(groups, roles)
@@ -237,29 +248,27 @@ def _tell_groups(referral: Referral, groups: Iterable[Organization], roles: set[
 # --- Time limits ---------------------------------------------------------------------------------
 
 
-def settings_for(group: Organization) -> ReferralSettings:
-    try:
-        return group.referral_settings  # type: ignore[attr-defined,no-any-return]
-    except Organization.referral_settings.RelatedObjectDoesNotExist:  # type: ignore[attr-defined]
-        return ReferralSettings(organization=group)
+settings_for = settings_of
 
 
 def add_business_days(start: datetime.datetime, days: int, zone: str) -> datetime.datetime:
-    """The same wall-clock time ``days`` working days (Monday to Friday) later,
-    where ``zone`` is. Public holidays are not counted out."""
+    """``days`` working days (Monday to Friday) after ``start``, where ``zone``
+    is. A clock started at the weekend starts at the beginning of Monday, so a
+    Saturday referral due in one business day is due at the end of Monday.
+    Public holidays are not counted out."""
     tz = zoneinfo.ZoneInfo(zone)
     local = start.astimezone(tz)
-    day = local.date()
+    day, time_of_day = local.date(), local.time().replace(tzinfo=None)
+    if day.weekday() >= 5:
+        while day.weekday() >= 5:
+            day += datetime.timedelta(days=1)
+        time_of_day = datetime.time(0)
     left = days
     while left > 0:
         day += datetime.timedelta(days=1)
         if day.weekday() < 5:
             left -= 1
-    if days == 0:
-        while day.weekday() >= 5:
-            day += datetime.timedelta(days=1)
-    wall = datetime.datetime.combine(day, local.time().replace(tzinfo=None))
-    return wall.replace(tzinfo=tz).astimezone(datetime.UTC)
+    return datetime.datetime.combine(day, time_of_day).replace(tzinfo=tz).astimezone(datetime.UTC)
 
 
 def due_times(
@@ -273,7 +282,9 @@ def due_times(
             add_business_days(submitted_at, fallback.triage_business_days(urgency), "UTC"),
             submitted_at + datetime.timedelta(days=fallback.visit_days(urgency)),
         )
-    triage = min(add_business_days(submitted_at, settings_for(g).triage_business_days(urgency), g.timezone) for g in groups)
+    triage = min(
+        add_business_days(submitted_at, settings_for(g).triage_business_days(urgency), g.timezone) for g in groups
+    )
     visit = min(submitted_at + datetime.timedelta(days=settings_for(g).visit_days(urgency)) for g in groups)
     return triage, visit
 
@@ -373,9 +384,7 @@ def save_draft(
                 existing = Referral.objects.filter(form_token=form_token, referred_by=actor).first()
                 if existing is not None:
                     return existing
-            referral = Referral(
-                patient=patient, practice=patient.practice, referred_by=actor, form_token=form_token
-            )
+            referral = Referral(patient=patient, practice=patient.practice, referred_by=actor, form_token=form_token)
             action = Action.CREATE
         else:
             referral = _locked(referral)
@@ -447,7 +456,9 @@ def submit(*, actor: User, referral: Referral, meta: audit.RequestMeta) -> Refer
 
 
 def _may_receive(patient: Patient, organization_id: int, viewer_id: int = 0) -> bool:
-    return policy.referral_sharing(patient, organization_id, viewer_id).sees(InfoClass.DEMOGRAPHICS, patient.practice_id)
+    return policy.referral_sharing(patient, organization_id, viewer_id).sees(
+        InfoClass.DEMOGRAPHICS, patient.practice_id
+    )
 
 
 # --- Matching ------------------------------------------------------------------------------------
@@ -558,9 +569,9 @@ def _turned_down(referral: Referral) -> set[tuple[int, datetime.datetime]]:
 
 def _held_elsewhere(referral: Referral) -> set[tuple[int, datetime.datetime]]:
     return set(
-        Offer.objects.filter(status=OfferStatus.PENDING).exclude(referral=referral).values_list(
-            "prescriber_id", "starts_at"
-        )
+        Offer.objects.filter(status=OfferStatus.PENDING)
+        .exclude(referral=referral)
+        .values_list("prescriber_id", "starts_at")
     )
 
 
@@ -572,9 +583,7 @@ def current_ranking(referral: Referral, at: datetime.datetime | None = None) -> 
 # --- Transitions ---------------------------------------------------------------------------------
 
 
-def triage(
-    *, actor: User, referral: Referral, meta: audit.RequestMeta, urgency: str = "", note: str = ""
-) -> Referral:
+def triage(*, actor: User, referral: Referral, meta: audit.RequestMeta, urgency: str = "", note: str = "") -> Referral:
     """Accept the referral for matching. The coordinator may change its urgency;
     the time limits then follow, still counted from submission. When no
     prescriber has room, the referral goes on the waitlist."""
@@ -749,7 +758,9 @@ def _end(name: str, *, actor: User | None, referral: Referral, reason: str, meta
         appointment = locked.appointment if locked.status == State.SCHEDULED else None
         _move(locked, name, actor=actor, meta=meta, note=reason, at=now)
         if appointment is not None and actor is not None and appointment.status == "booked":
-            scheduling.cancel(actor=actor, appointment=appointment, reason=f"Referral cancelled: {reason}"[:300], meta=meta)
+            scheduling.cancel(
+                actor=actor, appointment=appointment, reason=f"Referral cancelled: {reason}"[:300], meta=meta
+            )
     return locked
 
 

@@ -22,7 +22,8 @@ from tandem.consent.disclosures import Ledger, write_all
 from tandem.records.models import Document
 from tandem.referrals import services
 from tandem.referrals.forms import BookForm, ReasonForm, ReferralForm, TriageForm
-from tandem.referrals.models import URGENCY_ORDER, WAITING, Offer, OfferStatus, Referral, State
+from tandem.referrals.metrics import can_view_referral_metrics
+from tandem.referrals.models import URGENCY_ORDER, WAITING, Offer, OfferStatus, Referral, State, Urgency
 
 QUEUE_LIMIT = 200
 
@@ -277,7 +278,11 @@ def _offer(actor: User, referral: Referral, prescriber_id: int, starts_at: Any, 
     services.check_transition(referral, "offer", policy.referral_sides(actor, referral), "")
     ranking = services.current_ranking(referral)
     choice = next(
-        (o for o in ranking.offers if o.candidate.clinician_id == prescriber_id and starts_at in (o.candidate.slots or ())),
+        (
+            o
+            for o in ranking.offers
+            if o.candidate.clinician_id == prescriber_id and starts_at in (o.candidate.slots or ())
+        ),
         None,
     )
     if choice is None:
@@ -338,7 +343,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         )
     waiting = sorted(
         (r for r in rows if r.status in WAITING),
-        key=lambda r: (URGENCY_ORDER.get(r.urgency, 9), r.submitted_at or now),
+        key=lambda r: (URGENCY_ORDER.get(Urgency(r.urgency), 9), r.submitted_at or now),
     )
     context = {
         "nav": "referrals",
@@ -346,10 +351,6 @@ def queue(request: HttpRequest) -> HttpResponse:
         "moved_on": [r for r in rows if r.status not in WAITING][:50],
         "drafts": drafts,
         "now": now,
-        "can_see_metrics": bool(
-            policy.standing(request.user).orgs_with(
-                {policy.Role.PRACTICE_ADMIN, policy.Role.GROUP_ADMIN, policy.Role.COORDINATOR}
-            )
-        ),
+        "can_see_metrics": can_view_referral_metrics(request.user),
     }
     return render(request, "referrals/queue.html", context)

@@ -240,6 +240,21 @@ def therapist_time_off(c: Cast) -> dict[str, object]:
     return {"time_off_id": off.public_id}
 
 
+def referral(c: Cast, status: str = "submitted") -> dict[str, object]:
+    from tandem.referrals.models import Referral
+
+    row = Referral.objects.create(
+        patient=c.patient,
+        practice=c.riverbend,
+        referred_by=c.therapist,
+        status=status,
+        reason="Low mood despite therapy",
+        location_state="OR",
+        submitted_at=None if status == "draft" else timezone.now(),
+    )
+    return {"public_id": row.public_id}
+
+
 F = frozenset
 CLINICIANS = {"therapist", "colleague", "prescriber", "unrelated", "outsider"}
 CARE_TEAM_CLINICIANS = {"therapist", "prescriber"}
@@ -430,6 +445,23 @@ MATRIX: dict[str, Entry] = {
     "feeds:create": Entry(method="POST", allowed=F(CLINICIANS)),
     "feeds:revoke": Entry(method="POST", allowed=F(CLINICIANS), ok=302),
     "feeds:ics": Entry(kwargs=calendar_feed_token, same_for_all=200),
+    # Referrals: the practice writes them; the partner group's admins and
+    # coordinators see them once submitted and act on them.
+    "referrals:queue": Entry(),
+    "referrals:metrics": Entry(allowed=F(ADMINS)),
+    "referrals:metrics_csv": Entry(allowed=F(ADMINS)),
+    "referrals:new": Entry(kwargs=patient, allowed=F(PRACTICE_STAFF), patient_scoped=True),
+    "referrals:detail": Entry(kwargs=referral, allowed=F(PRACTICE_STAFF | {"group_admin"}), patient_scoped=True),
+    "referrals:edit": Entry(kwargs=lambda c: referral(c, "draft"), allowed=F(PRACTICE_STAFF), patient_scoped=True),
+    # Practice staff see the referral but may not triage it: they are sent back with the reason.
+    "referrals:act": Entry(
+        kwargs=lambda c: {**referral(c), "name": "triage"},
+        method="POST",
+        allowed=F({"group_admin"}),
+        ok=302,
+        data=lambda c: {"urgency": "routine"},
+        extra={"therapist": 303, "colleague": 303, "admin": 303},
+    ),
     "admin:index": Entry(same_for_all=302),
     "admin_login_redirect": Entry(same_for_all=302),
 }
@@ -476,6 +508,8 @@ def _expected(entry: Entry, who: str) -> int:
         return entry.same_for_all
     if who == "anonymous":
         return entry.anonymous
+    if who in entry.extra:
+        return entry.extra[who]
     return entry.ok if who in entry.allowed else entry.denied
 
 

@@ -52,12 +52,14 @@ def test_sweeps_run_when_due_and_not_before() -> None:
     with time_machine.travel(later, tick=False):
         assert set(run_due_sweeps()) == {
             "patient_reminders",
+            "referral_waitlist",
+            "referral_escalations",
             "appointment_digest",
             "credential_expiry_alerts",
             "prune_sessions",
             "prune_sign_in_throttles",
         }
-    assert SweepRun.objects.filter(last_error="").count() == 5
+    assert SweepRun.objects.filter(last_error="").count() == 7
 
 
 @pytest.mark.django_db

@@ -9,11 +9,11 @@ import time_machine
 
 from tandem.audit.models import AuditEvent
 from tandem.messaging.models import Notification
+from tandem.patients.models import CareTeamMember
 from tandem.referrals import services
 from tandem.referrals.models import Offer, OfferStatus, ReferralEvent, State
-from tandem.referrals.tests.world import META, NOW, build, draft, submitted, triaged
+from tandem.referrals.tests.world import META, NOW, build, submitted
 from tandem.scheduling import services as scheduling
-from tandem.patients.models import CareTeamMember
 from tandem.test import Cast
 
 
@@ -40,8 +40,11 @@ def test_referral_to_first_visit(world) -> None:  # type: ignore[no-untyped-def]
         # It is 09:00 in Denver; the soonest offer is an hour out.
         assert best.starts_at == datetime.datetime(2026, 6, 8, 16, tzinfo=datetime.UTC)
         referral = services.book(
-            actor=world.coordinator, referral=referral, prescriber_id=best.candidate.clinician_id,
-            starts_at=best.starts_at, meta=META,
+            actor=world.coordinator,
+            referral=referral,
+            prescriber_id=best.candidate.clinician_id,
+            starts_at=best.starts_at,
+            meta=META,
         )
     assert referral.status == State.SCHEDULED
     assert referral.appointment is not None and referral.prescriber == cast.prescriber
@@ -52,7 +55,10 @@ def test_referral_to_first_visit(world) -> None:  # type: ignore[no-untyped-def]
     referral.refresh_from_db()
     assert referral.status == State.COMPLETED
     assert list(ReferralEvent.objects.filter(referral=referral).values_list("transition", flat=True)) == [
-        "submit", "triage", "book", "complete"
+        "submit",
+        "triage",
+        "book",
+        "complete",
     ]
     texts = list(Notification.objects.filter(recipient=cast.therapist, kind="referral").values_list("text", flat=True))
     assert texts == [

@@ -93,7 +93,10 @@ def draft(world: World, patient: Patient | None = None, **changes: object) -> Re
     }
     fields.update(changes)
     return services.save_draft(
-        actor=world.cast.therapist, patient=patient, draft=services.Draft(**fields), meta=META  # type: ignore[arg-type]
+        actor=world.cast.therapist,
+        patient=patient,
+        draft=services.Draft(**fields),
+        meta=META,  # type: ignore[arg-type]
     )
 
 
