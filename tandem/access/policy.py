@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeGuard
 
@@ -553,17 +553,32 @@ def get_psychotherapy_note_for(sharing: Sharing, public_id: object) -> tuple[Psy
     return note, grant
 
 
-def can_write_records(user: User | AnonymousUser | None, patient: Patient) -> bool:
+def _my_team_rows(
+    user: User, patient: Patient, organizations: list[Organization], team: Sequence[CareTeamMember] | None
+) -> list[CareTeamMember]:
+    """The user's care-team rows for this patient, active today, through these
+    organizations. A page that already holds the whole team passes it in."""
+    day = patient.practice.local_date()
+    if team is not None:
+        wanted = {o.pk for o in organizations}
+        return [m for m in team if m.user_id == user.pk and m.organization_id in wanted and m.is_active_on(day)]
+    return list(
+        CareTeamMember.objects.filter(
+            active_on(day), patient=patient, user=user, organization__in=organizations
+        ).select_related("organization")
+    )
+
+
+def can_write_records(
+    user: User | AnonymousUser | None, patient: Patient, team: Sequence[CareTeamMember] | None = None
+) -> bool:
     """Clinicians write in the chart: the practice's therapists, and prescribers on the care team."""
     if not _is_signed_in(user):
         return False
     st = standing(user)
     if Role.THERAPIST in st.roles_in(patient.practice_id):
         return True
-    day = patient.practice.local_date()
-    return CareTeamMember.objects.filter(
-        active_on(day), patient=patient, user=user, organization__in=st.orgs_with(CLINICAL_ROLES)
-    ).exists()
+    return bool(_my_team_rows(user, patient, st.orgs_with(CLINICAL_ROLES), team))
 
 
 def can_write_psychotherapy_notes(user: User | AnonymousUser | None, patient: Patient) -> bool:
@@ -602,17 +617,13 @@ def get_authorization_for(user: User | AnonymousUser | None, patient: Patient, p
     return found
 
 
-def can_break_glass(user: User | AnonymousUser | None, sharing: Sharing) -> bool:
+def can_break_glass(
+    user: User | AnonymousUser | None, sharing: Sharing, team: Sequence[CareTeamMember] | None = None
+) -> bool:
     """A clinician on the care team today, missing consent, not already in an emergency grant."""
     if not _is_signed_in(user) or sharing.in_emergency or not sharing.withheld:
         return False
-    day = sharing.patient.practice.local_date(sharing.at)
-    return CareTeamMember.objects.filter(
-        active_on(day),
-        patient=sharing.patient,
-        user=user,
-        organization__in=standing(user).orgs_with(CLINICAL_ROLES),
-    ).exists()
+    return bool(_my_team_rows(user, sharing.patient, standing(user).orgs_with(CLINICAL_ROLES), team))
 
 
 def can_view_disclosures(user: User | AnonymousUser | None, patient: Patient) -> bool:
@@ -699,24 +710,17 @@ def get_appointment_for(user: User | AnonymousUser | None, public_id: object) ->
     return appointment, grant
 
 
-def booking_organization(user: User | AnonymousUser | None, patient: Patient) -> Organization | None:
+def booking_organization(
+    user: User | AnonymousUser | None, patient: Patient, team: Sequence[CareTeamMember] | None = None
+) -> Organization | None:
     """The organization a user books this patient's appointments for: the
     practice for its staff, or the group of a care-team member."""
     if not _is_signed_in(user):
         return None
     if can_edit_patient(user, patient):
         return patient.practice
-    member = (
-        CareTeamMember.objects.filter(
-            active_on(patient.practice.local_date()),
-            patient=patient,
-            user=user,
-            organization__in=standing(user).orgs_with({Role.PRESCRIBER, Role.COORDINATOR}),
-        )
-        .select_related("organization")
-        .first()
-    )
-    return None if member is None else member.organization
+    rows = _my_team_rows(user, patient, standing(user).orgs_with({Role.PRESCRIBER, Role.COORDINATOR}), team)
+    return rows[0].organization if rows else None
 
 
 def can_change_appointment(user: User | AnonymousUser | None, appointment: Appointment) -> bool:

@@ -91,15 +91,9 @@ class TimelineEntry:
 
 
 def referrals(user: User | AnonymousUser, patient: Patient) -> list[Referral]:
-    """The patient's referrals this viewer may see, newest first, with their history."""
-    from tandem.referrals.models import ReferralEvent
-
+    """The patient's referrals this viewer may see, newest first."""
     return list(
-        policy.visible_referrals(user)
-        .filter(patient=patient)
-        .select_related("prescriber", "group")
-        .prefetch_related(Prefetch("events", queryset=ReferralEvent.objects.order_by("at", "id")))
-        .order_by("-created_at")
+        policy.visible_referrals(user).filter(patient=patient).select_related("prescriber").order_by("-created_at")
     )
 
 
@@ -134,13 +128,15 @@ def timeline(
             )
         )
     for referral in referrals:
-        for event in referral.events.all():
-            entries.append(
-                TimelineEntry(
-                    when=event.at,
-                    text=f"Referral to psychiatry ({referral.get_urgency_display().lower()}): "
-                    f"{event.get_to_status_display().lower()}",
-                    kind="referral",
-                )
-            )
+        # The milestones; the referral's own page has every step.
+        label = f"Referral to psychiatry ({referral.get_urgency_display().lower()})"
+        for when, what in [
+            (referral.submitted_at, "submitted"),
+            (referral.triaged_at, "triaged"),
+            (referral.scheduled_at, "evaluation booked"),
+            (referral.completed_at, "first visit completed"),
+            (referral.ended_at, referral.get_status_display().lower()),
+        ]:
+            if when is not None:
+                entries.append(TimelineEntry(when=when, text=f"{label}: {what}", kind="referral"))
     return sorted(entries, key=lambda e: e.when, reverse=True)

@@ -76,6 +76,9 @@ def _save(request: HttpRequest, form: ReferralForm, patient: Any, referral: Refe
     except services.TransitionRefused as exc:
         form.add_error(None, str(exc))
         return None
+    if referral.status != State.DRAFT:
+        # The same form sent twice: the first already went out.
+        return redirect("referrals:detail", referral.public_id)
     if request.POST.get("action") == "submit":
         try:
             services.submit(actor=actor, referral=referral, meta=_meta(request))

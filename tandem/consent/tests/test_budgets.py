@@ -13,6 +13,7 @@ from django.utils import timezone
 from tandem.consent.models import BreakGlass, Disclosure
 from tandem.patients.tests.test_query_budgets import queries_for
 from tandem.records.models import Document, PsychotherapyNote
+from tandem.referrals.models import Referral, ReferralEvent
 from tandem.test import Cast, grant_authorization, sign_in
 
 
@@ -67,6 +68,18 @@ def _grow(cast: Cast, n: int) -> None:
                 body="Text",
                 occurred_on=datetime.date(2026, 1, 1),
             )
+        referral = Referral.objects.create(
+            patient=cast.patient,
+            practice=cast.riverbend,
+            referred_by=cast.therapist,
+            status="submitted",
+            reason="Low mood",
+            location_state="OR",
+            submitted_at=now,
+        )
+        ReferralEvent.objects.create(
+            referral=referral, actor=cast.therapist, transition="submit", from_status="draft", to_status="submitted"
+        )
         PsychotherapyNote.objects.create(
             patient=cast.patient,
             organization=cast.riverbend,
@@ -80,7 +93,7 @@ BUDGETS = {
     # (viewer, route, takes the patient): the most queries the page may run,
     # on PostgreSQL, which takes one more than SQLite (the audit chain's lock).
     ("prescriber", "patients:chart", True): 23,
-    ("therapist", "patients:chart", True): 23,
+    ("therapist", "patients:chart", True): 24,  # the chart lists referrals too
     ("prescriber", "patients:list", False): 18,
     ("admin", "consent:list", True): 13,
     ("admin", "consent:disclosures", True): 12,
