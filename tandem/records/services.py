@@ -57,6 +57,9 @@ def document_create(
                 target_id=document.public_id,
                 detail={"class": document.effective_class},
             )
+            from tandem.referrals.services import on_record_filed
+
+            on_record_filed(document)
     except IntegrityError:
         # The same form, submitted twice at once: the first one won.
         first = Document.objects.filter(form_token=form_token, patient=patient, author=actor).first()

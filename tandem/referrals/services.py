@@ -793,6 +793,22 @@ def on_appointment_changed(appointment: Appointment, what: str) -> None:
         transaction.on_commit(enqueue_waitlist)
 
 
+def on_record_filed(document: Document) -> None:
+    """A record filed by the group that saw a referred patient, on or after the
+    first visit, is the visit summary: its referrer hears of it when the
+    patient's consent lets them read it (never what it says)."""
+    referrals = Referral.objects.filter(
+        patient_id=document.patient_id,
+        status=State.COMPLETED,
+        group_id=document.organization_id,
+        appointment__starts_at__date__lte=document.occurred_on,
+    ).select_related("referred_by", "patient__practice")
+    for referral in referrals:
+        sharing = policy.sharing_for(referral.referred_by, referral.patient)
+        if sharing.sees(document.effective_class, document.organization_id):
+            _tell_referrer(referral, None, "A visit summary is ready for a referral you made.")
+
+
 def enqueue_waitlist() -> None:
     from tandem.referrals.tasks import fill_waitlist_now
 

@@ -197,15 +197,24 @@ def test_the_visit_summary_reaches_the_therapist(world: World, cast: Cast) -> No
     with time_machine.travel(best.starts_at + datetime.timedelta(hours=1), tick=False):
         assert referral.appointment is not None
         scheduling.complete(actor=cast.prescriber, appointment=referral.appointment, meta=META)
-        Document.objects.create(
+        from tandem.messaging.models import Notification
+        from tandem.records.services import document_create
+
+        document_create(
+            actor=cast.prescriber,
             patient=world.wa_patient,
             organization=cast.northstar,
-            author=cast.prescriber,
             info_class="progress_notes",
+            part2=False,
             title="Psychiatric evaluation",
             body="Assessment and plan.",
             occurred_on=best.starts_at.date(),
+            form_token=uuid.uuid4(),
+            meta=META,
         )
+        assert Notification.objects.filter(
+            recipient=cast.therapist, text="A visit summary is ready for a referral you made."
+        ).exists()
         page = sign_in(Client(), cast.therapist).get(reverse("referrals:detail", args=[referral.public_id]))
     text = page.content.decode()
     assert "Visit summary" in text and "Psychiatric evaluation" in text
