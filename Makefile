@@ -98,6 +98,7 @@ test-bench: test-deps
 bench: test-deps
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 	$(BIN)/python bench/eligibility.py
+	$(BIN)/python bench/referrals.py
 
 clean:
 	rm -rf $(VENV) var

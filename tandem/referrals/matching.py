@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime
 import zoneinfo
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from tandem.credentials import eligibility
 from tandem.credentials.rules import Rules, current
@@ -60,6 +60,9 @@ class Request:
     preferences: Preferences = field(default_factory=Preferences)
     search_days: int = 21
     audio_only: bool = False
+    # A preferred time of day wins over a sooner opening only this far out;
+    # a patient would rather be seen next week at noon than in a month at 8.
+    preference_days: int = 7
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,7 @@ class Offer:
     shared_language: bool
     preferred_time: bool
     openings: int  # open slots in the window
+    bookable: tuple[datetime.datetime, ...] = ()  # every opening this prescriber may be booked at
 
 
 @dataclass(frozen=True)
@@ -164,6 +168,24 @@ def screen(request: Request, candidate: Candidate, rules: Rules | None = None) -
     return grounds, reasons
 
 
+def _still_eligible(
+    request: Request, candidate: Candidate, starts: Sequence[datetime.datetime], rules: Rules
+) -> list[datetime.datetime]:
+    """The openings on days the prescriber is still licensed and enrolled: a
+    licence or an enrollment may end inside the window. One check per day."""
+    verdicts: dict[datetime.date, bool] = {}
+    kept = []
+    for start in starts:
+        day = start.astimezone(rules.zone(request.state)).date() if request.state in rules.state_time_zones else None
+        if day is None:
+            continue
+        if day not in verdicts:
+            verdicts[day] = not screen(replace(request, at=start), candidate, rules)[1]
+        if verdicts[day]:
+            kept.append(start)
+    return kept
+
+
 def rank(
     request: Request,
     candidates: Iterable[Candidate],
@@ -184,11 +206,18 @@ def rank(
     excluded: list[Exclusion] = []
     for candidate in candidates:
         grounds, reasons = screen(request, candidate, rules)
-        open_slots: Sequence[datetime.datetime] = [
-            s
-            for s in (candidate.slots or ())
-            if request.at <= s < window_end and (candidate.clinician_id, s) not in skip
-        ]
+        if not reasons and candidate.slots is None:
+            raise ValueError(f"{candidate.name} passes the screen but their calendar was not read.")
+        open_slots = _still_eligible(
+            request,
+            candidate,
+            [
+                s
+                for s in (candidate.slots or ())
+                if request.at <= s < window_end and (candidate.clinician_id, s) not in skip
+            ],
+            rules,
+        )
         if not reasons and not open_slots:
             reasons.append(
                 Reason(
@@ -200,7 +229,8 @@ def rank(
         if reasons:
             excluded.append(Exclusion(candidate, tuple(reasons)))
             continue
-        preferred = [s for s in open_slots if prefs.fits_time(s)]
+        patience = open_slots[0] + datetime.timedelta(days=request.preference_days)
+        preferred = [s for s in open_slots if prefs.fits_time(s) and s <= patience]
         start = preferred[0] if preferred else open_slots[0]
         shared = prefs.wants_language and prefs.language in candidate.languages
         why = list(grounds)
@@ -212,7 +242,8 @@ def rank(
             why.append(
                 f"Has an opening in the patient's preferred {parts}."
                 if preferred
-                else f"No opening in the patient's preferred {parts}; this is the soonest."
+                else f"No opening in the patient's preferred {parts} within {request.preference_days} days of "
+                "the soonest; this is the soonest."
             )
         zone = zoneinfo.ZoneInfo(prefs.zone)
         days = len({s.astimezone(zone).date() for s in open_slots})
@@ -225,6 +256,7 @@ def rank(
                 shared_language=shared,
                 preferred_time=bool(preferred),
                 openings=len(open_slots),
+                bookable=tuple(open_slots),
             )
         )
     offers.sort(

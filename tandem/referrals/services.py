@@ -26,6 +26,7 @@ from tandem.audit import services as audit
 from tandem.audit.models import Action
 from tandem.credentials import eligibility
 from tandem.credentials.models import ClinicianProfile
+from tandem.credentials.rules import current as current_rules
 from tandem.organizations.models import Membership, Organization, Role
 from tandem.patients.models import CareTeamMember, CareTeamRole, Language, Patient, Payer, active_on
 from tandem.records.models import Document
@@ -475,6 +476,14 @@ def modality_for(referral: Referral) -> str:
     return Modality.VIDEO_OFFICE if referral.visit_setting == VisitSetting.VIDEO_OFFICE else Modality.VIDEO_HOME
 
 
+def _zone_where(referral: Referral) -> str:
+    """Times of day are the patient's where they will be for visits."""
+    if referral.location_state == referral.patient.state:
+        return referral.patient.timezone
+    rules = current_rules()
+    return str(rules.zone(referral.location_state)) if referral.location_state in rules.state_time_zones else "UTC"
+
+
 def _request(referral: Referral, at: datetime.datetime, search_days: int) -> matching.Request:
     return matching.Request(
         state=referral.location_state,
@@ -485,7 +494,7 @@ def _request(referral: Referral, at: datetime.datetime, search_days: int) -> mat
             language=referral.language,
             language_label=str(Language(referral.language).label) if referral.language in Language.values else "",
             times_of_day=frozenset(referral.times_of_day or ()),
-            zone=referral.patient.timezone,
+            zone=_zone_where(referral),
         ),
         search_days=search_days,
     )
@@ -650,9 +659,7 @@ def book(
                     + "."
                 )
             raise TransitionRefused("That prescriber is not among this referral's offers.")
-        if not pending_matches and (
-            chosen is None or starts_at not in (chosen.candidate.slots or ()) or (prescriber_id, starts_at) in exclude
-        ):
+        if not pending_matches and (chosen is None or starts_at not in chosen.bookable):
             raise TransitionRefused("That opening is no longer available. Choose another.")
         group_id = chosen.candidate.group_id if chosen is not None else pending.group_id  # type: ignore[union-attr]
         group = Organization.objects.get(pk=group_id)
