@@ -46,6 +46,7 @@ from tandem.credentials.models import (
     PayerEnrollment,
     StateLicense,
 )
+from tandem.demo.referrals import remove_referrals, seed_referrals
 from tandem.demo.schedule import schedule_world
 from tandem.organizations.models import Membership, Organization, OrganizationKind, Partnership, Role
 from tandem.patients.models import CareTeamMember, CareTeamRole, Language, Patient, Payer, SexAtBirth
@@ -286,6 +287,7 @@ def reset() -> None:
     with transaction.atomic():
         orgs = Organization.objects.filter(slug__in=slugs)
         mine = {"patient__practice__in": orgs}
+        remove_referrals(orgs)  # they hold on to patients, people and appointments
         authorizations = Authorization.objects.filter(**mine)
         pdfs = [name for name in authorizations.exclude(pdf="").values_list("pdf", flat=True) if name]
         # The accounting of disclosures, emergency access and chart records hold
@@ -389,12 +391,16 @@ DISCIPLINES = {
     "np@northstar.demo": (Discipline.PMHNP, "1612349872"),
     "therapist@lakeside.demo": (Discipline.MFT, "1432109878"),
 }
+# The languages each prescriber sees patients in: referrals are matched on them.
+LANGUAGES = {"prescriber@northstar.demo": ["en", "es"], "np@northstar.demo": ["en"]}
 
 
 def _credentials(users: dict[str, User], payers: dict[str, Payer], today: datetime.date) -> None:
     """Licences, DEA registrations and enrollments, with one WA licence close to expiry."""
     for email, (discipline, npi) in DISCIPLINES.items():
-        ClinicianProfile.objects.create(user=users[email], discipline=discipline, npi=npi)
+        ClinicianProfile.objects.create(
+            user=users[email], discipline=discipline, npi=npi, languages=LANGUAGES.get(email, [])
+        )
     verified = {"verification_source": "State board primary-source lookup", "verified_at": timezone.now()}
     priya, jordan = users["prescriber@northstar.demo"], users["np@northstar.demo"]
     licences = [
@@ -961,6 +967,7 @@ def seed() -> dict[str, User]:
         CareTeamMember.objects.bulk_create(team)
         _consent_world(orgs, users, riverbend, team)
         schedule_world(orgs, users, riverbend, lakeside)
+        seed_referrals(orgs, users)
 
         audit.record(
             actor=None,

@@ -11,6 +11,7 @@ from tandem.access import policy
 from tandem.accounts.models import User
 from tandem.messaging.services import unread_for
 from tandem.patients import selectors as patient_selectors
+from tandem.referrals.selectors import tasks as referral_tasks
 
 
 @require_GET
@@ -30,6 +31,7 @@ def today(request: HttpRequest) -> HttpResponse:
         "caseload_count": len(caseload),
         "appointments": [],
         "tasks": [],
+        "referral_tasks": referral_tasks(request.user),
         "alerts": unread_for(request.user) if isinstance(request.user, User) else [],
         "admin_orgs": policy.administered_organizations(request.user),
     }

@@ -503,7 +503,7 @@ def _request(referral: Referral, at: datetime.datetime, search_days: int) -> mat
 # The soonest an evaluation is offered: time to tell the patient and send the link.
 LEAD_TIME = datetime.timedelta(hours=1)
 
-SlotCache = dict[tuple[int, int], tuple[datetime.datetime, ...]]
+SlotCache = dict[tuple[int, int, tuple[datetime.datetime, ...]], tuple[datetime.datetime, ...]]
 
 
 def match(
@@ -530,6 +530,14 @@ def match(
         for p in ClinicianProfile.objects.filter(user_id__in=[m.user_id for m in members])
     }
     sharing = {g.pk: policy.referral_sharing(referral.patient, g.pk, 0, at) for g in groups}
+    # Openings held for other referrals take the prescriber's time and weekly capacity.
+    held: dict[int, list[datetime.datetime]] = {}
+    for prescriber_id, start in (
+        Offer.objects.filter(status=OfferStatus.PENDING, prescriber_id__in=[m.user_id for m in members])
+        .exclude(referral=referral)
+        .values_list("prescriber_id", "starts_at")
+    ):
+        held.setdefault(prescriber_id, []).append(start)
     candidates = []
     for m in members:
         candidate = matching.Candidate(
@@ -544,7 +552,8 @@ def match(
         )
         _grounds, reasons = matching.screen(request, candidate)
         if not reasons:
-            key = (m.user_id, m.organization_id)
+            promised = tuple(sorted(held.get(m.user_id, ())))
+            key = (m.user_id, m.organization_id, promised)
             if slot_cache is None or key not in slot_cache:
                 found = tuple(
                     scheduling.open_slots(
@@ -553,6 +562,7 @@ def match(
                         at + LEAD_TIME,
                         at + datetime.timedelta(days=search_days),
                         limit=400,
+                        held=promised,
                     )
                 )
                 if slot_cache is not None:

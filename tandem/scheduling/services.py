@@ -144,25 +144,36 @@ def open_slots(
     end: datetime.datetime,
     *,
     limit: int | None = 50,
+    held: Sequence[datetime.datetime] = (),
 ) -> list[datetime.datetime]:
+    """Open starts for this type of visit. ``held`` are starts of visits of
+    this type promised but not yet booked (openings offered to referrals):
+    they take time and, for new-patient evaluations, weekly capacity."""
     cal = calendar(clinician, start, end)
+    length = datetime.timedelta(minutes=appointment_type.minutes)
+    tz = zoneinfo.ZoneInfo(cal.zone)
+    per_day = cal.per_day.copy()
+    new_per_week = cal.new_per_week.copy()
+    for h in held:
+        per_day[h.astimezone(tz).date()] += 1
+        if appointment_type.new_patient:
+            new_per_week[h.astimezone(tz).isocalendar()[:2]] += 1
     found = slots.find_slots(
         hours=cal.hours,
         zone=cal.zone,
-        busy=cal.busy,
+        busy=sorted([*cal.busy, *(slots.Interval(h, h + length) for h in held)]),
         time_off=cal.time_off,
         minutes=appointment_type.minutes,
         buffer=cal.rules.buffer_minutes,
         window_start=start,
         window_end=end,
         max_per_day=cal.rules.max_per_day,
-        booked_per_day=cal.per_day,
+        booked_per_day=per_day,
         limit=None if appointment_type.new_patient else limit,
     )
     if appointment_type.new_patient:
-        tz = zoneinfo.ZoneInfo(cal.zone)
         cap = cal.rules.new_patient_per_week
-        found = [s for s in found if cal.new_per_week[s.astimezone(tz).isocalendar()[:2]] < cap]
+        found = [s for s in found if new_per_week[s.astimezone(tz).isocalendar()[:2]] < cap]
         found = found[:limit] if limit is not None else found
     return found
 

@@ -283,3 +283,21 @@ def test_every_referral_page_view_is_audited_once(world: World) -> None:
         client.get(reverse("referrals:detail", args=[referral.public_id]))
         [event] = AuditEvent.objects.filter(seq__gt=before)
     assert (event.action, event.target_type, event.patient_id) == ("view", "referral", world.wa_patient.public_id)
+
+
+@pytest.mark.django_db
+def test_today_counts_what_waits_on_each_side(world: World, cast: Cast) -> None:
+    with time_machine.travel(NOW, tick=False):
+        submitted(world)
+        from tandem.referrals.tests.world import draft
+
+        draft(world, cast.other_patient)
+    # Routine triage is due in 3 business days: Thursday. On Friday it is overdue.
+    with time_machine.travel(NOW + datetime.timedelta(days=4), tick=False):
+        coordinator = sign_in(Client(), world.coordinator).get(reverse("home:today")).content.decode()
+        therapist = sign_in(Client(), cast.therapist).get(reverse("home:today")).content.decode()
+        outsider = sign_in(Client(), cast.outsider).get(reverse("home:today")).content.decode()
+    assert "1 referral waiting for a first visit</a>, 1 to triage" in coordinator
+    assert '<span class="overdue">1 overdue</span>' in coordinator
+    assert "1 draft referral not yet sent" in therapist and "draft referral" not in coordinator
+    assert "waiting for a first visit" not in outsider and "draft referral" not in outsider

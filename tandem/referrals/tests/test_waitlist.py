@@ -252,3 +252,31 @@ def test_business_days_skip_the_weekend() -> None:
     # From Saturday the clock starts on Monday morning: due at the end of Monday.
     tuesday_midnight = datetime.datetime(2026, 6, 16, 6, tzinfo=datetime.UTC)
     assert services.add_business_days(saturday, 1, "America/Denver") == tuesday_midnight
+
+
+@pytest.mark.django_db
+def test_held_offers_take_time_and_weekly_capacity(cast: Cast) -> None:
+    """Two referrals in line and one evaluation a week: the second is offered
+    the next week, never an overlapping hour of the same week."""
+    from tandem.scheduling.models import SchedulingRules
+
+    with time_machine.travel(NOW, tick=False):
+        world = build(cast, with_hours=False)
+        WeeklyHours.objects.create(
+            clinician=cast.prescriber,
+            organization=cast.northstar,
+            weekday=1,
+            start=DENVER_9,
+            end=datetime.time(17),
+            timezone="America/Denver",
+        )
+        SchedulingRules.objects.create(clinician=cast.prescriber, new_patient_per_week=1)
+    first = _waiting(world, "Fay", Urgency.SOON, 1)
+    second = _waiting(world, "Gus", Urgency.ROUTINE, 2)
+    # Triage found room for both, so neither waits yet; put them in line as the waitlist would.
+    Referral.objects.filter(pk__in=[first.pk, second.pk]).update(waitlisted_at=NOW)
+    with time_machine.travel(NOW + datetime.timedelta(minutes=5), tick=False):
+        assert services.fill_waitlist() == 2
+    one, two = (Offer.objects.get(referral=r) for r in (first, second))
+    assert one.starts_at.isocalendar()[:2] != two.starts_at.isocalendar()[:2]
+    assert abs(two.starts_at - one.starts_at) >= datetime.timedelta(days=6)
