@@ -534,7 +534,7 @@ def match(
     held: dict[int, list[datetime.datetime]] = {}
     for prescriber_id, start in (
         Offer.objects.filter(status=OfferStatus.PENDING, prescriber_id__in=[m.user_id for m in members])
-        .exclude(referral=referral)
+        .exclude(referral_id=referral.pk)
         .values_list("prescriber_id", "starts_at")
     ):
         held.setdefault(prescriber_id, []).append(start)
