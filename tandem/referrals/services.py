@@ -120,8 +120,21 @@ NEWS = {
 SIDE_LABELS = {
     REFERRING: "the referring practice",
     RECEIVING: "the psychiatric group's coordinators and admins",
-    BOOKING_THERAPIST: "referring therapists, where the group allows it",
+    BOOKING_THERAPIST: "the referring therapist (where the group allows it)",
     SYSTEM: "Tandem itself",
+}
+
+# How a referral's state reads inside a sentence: "a referral that is ...".
+STATE_IN_A_SENTENCE = {
+    State.DRAFT: "still a draft",
+    State.SUBMITTED: "submitted",
+    State.TRIAGED: "triaged",
+    State.OFFERED: "holding an offer",
+    State.SCHEDULED: "scheduled",
+    State.COMPLETED: "already seen",
+    State.DECLINED: "declined",
+    State.CANCELLED: "cancelled",
+    State.EXPIRED: "expired",
 }
 
 
@@ -133,9 +146,9 @@ def allowed(name: str, status: str, sides: Iterable[str]) -> bool:
 def check_transition(referral: Referral, name: str, sides: frozenset[str], note: str) -> Transition:
     t = TRANSITIONS[name]
     if referral.status not in t.sources:
-        raise TransitionRefused(f"A referral that is {referral.get_status_display().lower()} cannot be {t.verb}.")
+        raise TransitionRefused(f"A referral that is {STATE_IN_A_SENTENCE[State(referral.status)]} cannot be {t.verb}.")
     if not t.sides & sides:
-        who = " or ".join(SIDE_LABELS[s] for s in sorted(t.sides))
+        who = "; or ".join(SIDE_LABELS[s] for s in sorted(t.sides))
         raise TransitionRefused(f"Only {who} can do that.")
     if t.needs_reason and not note.strip():
         raise TransitionRefused("Give a reason.")

@@ -13,7 +13,7 @@ from django.db import connection
 from tandem.messaging.models import Notification
 from tandem.referrals import services
 from tandem.referrals.models import Escalation, Offer, OfferStatus, Referral, State, Urgency
-from tandem.referrals.tests.world import META, NOW, World, build, triaged
+from tandem.referrals.tests.world import META, NOW, World, book_best, build, triaged
 from tandem.scheduling import availability
 from tandem.scheduling import services as scheduling
 from tandem.scheduling.models import Appointment, WeeklyHours
@@ -218,16 +218,7 @@ def test_overdue_referrals_escalate_once_per_level(cast: Cast) -> None:
     ]
     # Triaged and booked, it stops escalating.
     with time_machine.travel(a_day_on, tick=False):
-        referral = services.triage(actor=world.coordinator, referral=referral, meta=META)
-        best = services.current_ranking(referral).best
-        assert best is not None
-        services.book(
-            actor=world.coordinator,
-            referral=referral,
-            prescriber_id=best.candidate.clinician_id,
-            starts_at=best.starts_at,
-            meta=META,
-        )
+        book_best(world, services.triage(actor=world.coordinator, referral=referral, meta=META))
     assert services.escalate_overdue(a_day_on + datetime.timedelta(days=5)) == 0
 
 

@@ -106,3 +106,21 @@ def submitted(world: World, patient: Patient | None = None, **changes: object) -
 
 def triaged(world: World, patient: Patient | None = None, **changes: object) -> Referral:
     return services.triage(actor=world.coordinator, referral=submitted(world, patient, **changes), meta=META)
+
+
+def book_best(world: World, referral: Referral) -> Referral:
+    """Book the first offer, as the coordinator would."""
+    best = services.current_ranking(referral).offers[0]
+    services.book(
+        actor=world.coordinator,
+        referral=referral,
+        prescriber_id=best.candidate.clinician_id,
+        starts_at=best.starts_at,
+        meta=META,
+    )
+    referral.refresh_from_db()
+    return referral
+
+
+def scheduled(world: World, patient: Patient | None = None, **changes: object) -> Referral:
+    return book_best(world, triaged(world, patient, **changes))
