@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
-from django.db.models import Case, IntegerField, Q, Value, When
+from django.db.models import Case, IntegerField, Min, Q, Value, When
 from django.urls import reverse
 from django.utils import timezone
 
@@ -254,6 +254,8 @@ def _tell_groups(
     from tandem.messaging.services import notify
 
     people = _group_staff(groups, roles)
+    if not people and Role.GROUP_ADMIN not in set(roles):
+        people = _group_staff(groups, {Role.GROUP_ADMIN})  # a group without coordinators: its admins
     if people:
         notify(recipients=people, kind="referral", text=text, link=_link(referral), email_subject=subject)
     return len(people)
@@ -955,7 +957,9 @@ def escalate_overdue(now: datetime.datetime) -> int:
 
 def expire_stale(now: datetime.datetime) -> int:
     count = 0
-    for referral in Referral.objects.filter(status__in=WAITING).select_related("practice"):
+    shortest = ReferralSettings.objects.aggregate(days=Min("max_wait_days"))["days"]
+    soonest = now - datetime.timedelta(days=min(shortest or 90, 90))
+    for referral in Referral.objects.filter(status__in=WAITING, submitted_at__lt=soonest).select_related("practice"):
         groups = policy.receiving_groups(referral.practice, now)
         days = max((settings_for(g).max_wait_days for g in groups), default=90)
         if referral.submitted_at and now - referral.submitted_at > datetime.timedelta(days=days):

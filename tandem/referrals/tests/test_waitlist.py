@@ -271,3 +271,18 @@ def test_held_offers_take_time_and_weekly_capacity(cast: Cast) -> None:
     one, two = (Offer.objects.get(referral=r) for r in (first, second))
     assert one.starts_at.isocalendar()[:2] != two.starts_at.isocalendar()[:2]
     assert abs(two.starts_at - one.starts_at) >= datetime.timedelta(days=6)
+
+
+@pytest.mark.django_db
+def test_a_group_without_coordinators_hears_through_its_admins(cast: Cast) -> None:
+    from tandem.organizations.models import Membership
+
+    with time_machine.travel(NOW, tick=False):
+        world = build(cast)
+        Membership.objects.filter(user=world.coordinator).update(is_active=False)
+        from tandem.referrals.tests.world import submitted
+
+        submitted(world)
+    assert Notification.objects.filter(
+        recipient=cast.group_admin, text="A new referral is waiting for triage."
+    ).exists()
