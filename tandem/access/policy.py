@@ -891,3 +891,37 @@ def referral_sharing(
         team_org_ids=frozenset(),
         viewer_org_id=organization_id,
     )
+
+
+# Access measures: a practice's admins see its referrals' figures; a group's
+# admins and coordinators those of its partner practices.
+METRICS_PRACTICE_ROLES = {Role.PRACTICE_ADMIN}
+METRICS_GROUP_ROLES = {Role.GROUP_ADMIN, Role.COORDINATOR}
+
+
+def can_view_referral_metrics(user: User | AnonymousUser | None) -> bool:
+    st = standing(user)
+    return bool(
+        st.orgs_with(METRICS_PRACTICE_ROLES, OrganizationKind.PRACTICE)
+        or st.orgs_with(METRICS_GROUP_ROLES, OrganizationKind.GROUP)
+    )
+
+
+def referral_metrics_scope(
+    user: User | AnonymousUser | None, at: datetime.datetime | None = None
+) -> QuerySet[Referral]:
+    """The referrals the measures cover for this user: those they may see
+    (``policy.visible_referrals``) and see as an admin or coordinator, never
+    those they see only as a therapist or as the prescriber who took one."""
+    st = standing(user)
+    practices = st.orgs_with(METRICS_PRACTICE_ROLES, OrganizationKind.PRACTICE)
+    groups = st.orgs_with(METRICS_GROUP_ROLES, OrganizationKind.GROUP)
+    if not practices and not groups:
+        return visible_referrals(None)
+    condition = Q(pk__in=[])
+    if practices:
+        condition |= Q(practice__in=practices)
+    if groups:
+        # Whether each partnership is active today is visible_referrals' check.
+        condition |= Q(practice__in=Partnership.objects.filter(group__in=groups).values("practice"))
+    return visible_referrals(user, at).filter(condition)

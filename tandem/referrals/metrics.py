@@ -25,17 +25,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from tandem.access import policy
-from tandem.organizations.models import OrganizationKind, Partnership, Role
 from tandem.referrals.models import URGENCY_ORDER, Referral, State, Urgency
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AnonymousUser
-
-    from tandem.accounts.models import User
+    pass
 
 TRIAGE = "triage"
 SCHEDULING = "scheduling"
@@ -53,39 +50,9 @@ SECONDS_PER_DAY = 86_400.0
 # Who may see the measures: a practice's admins see its referrals; a
 # psychiatric group's admins and coordinators see those of the practices it
 # partners with. Clinicians do not: the figures are about the organization.
-METRICS_PRACTICE_ROLES = {Role.PRACTICE_ADMIN}
-METRICS_GROUP_ROLES = {Role.GROUP_ADMIN, Role.COORDINATOR}
-
-
-# --- Who sees which referrals ------------------------------------------------------------------
-
-
-def can_view_referral_metrics(user: User | AnonymousUser | None) -> bool:
-    st = policy.standing(user)
-    return bool(
-        st.orgs_with(METRICS_PRACTICE_ROLES, OrganizationKind.PRACTICE)
-        or st.orgs_with(METRICS_GROUP_ROLES, OrganizationKind.GROUP)
-    )
-
-
-def referral_metrics_scope(
-    user: User | AnonymousUser | None, at: datetime.datetime | None = None
-) -> QuerySet[Referral]:
-    """The referrals the measures cover for this user: those they may see
-    (``policy.visible_referrals``) and see as an admin or coordinator, never
-    those they see only as a therapist or as the prescriber who took one."""
-    st = policy.standing(user)
-    practices = st.orgs_with(METRICS_PRACTICE_ROLES, OrganizationKind.PRACTICE)
-    groups = st.orgs_with(METRICS_GROUP_ROLES, OrganizationKind.GROUP)
-    if not practices and not groups:
-        return Referral.objects.none()
-    condition = Q(pk__in=[])
-    if practices:
-        condition |= Q(practice__in=practices)
-    if groups:
-        # Whether each partnership is active today is visible_referrals' check.
-        condition |= Q(practice__in=Partnership.objects.filter(group__in=groups).values("practice"))
-    return policy.visible_referrals(user, at).filter(condition)
+# Who sees the measures, and of which referrals, is the access policy's rule.
+can_view_referral_metrics = policy.can_view_referral_metrics
+referral_metrics_scope = policy.referral_metrics_scope
 
 
 # --- Statistics ---------------------------------------------------------------------------------
