@@ -547,12 +547,14 @@ def match(
     sharing = {g.pk: policy.referral_sharing(referral.patient, g.pk, 0, at) for g in groups}
     # Openings held for other referrals take the prescriber's time and weekly capacity.
     held: dict[int, list[datetime.datetime]] = {}
+    skip = set(exclude)
     for prescriber_id, start in (
         Offer.objects.filter(status=OfferStatus.PENDING, prescriber_id__in=[m.user_id for m in members])
         .exclude(referral_id=referral.pk)
         .values_list("prescriber_id", "starts_at")
     ):
         held.setdefault(prescriber_id, []).append(start)
+        skip.add((prescriber_id, start))  # never offered twice, whatever the calendar says
     candidates = []
     for m in members:
         candidate = matching.Candidate(
@@ -585,7 +587,7 @@ def match(
             slots = slot_cache[key] if slot_cache is not None else found
             candidate = matching.Candidate(**{**candidate.__dict__, "slots": slots})
         candidates.append(candidate)
-    return matching.rank(request, candidates, exclude=exclude)
+    return matching.rank(request, candidates, exclude=skip)
 
 
 def _sees_demographics(sharing: policy.Sharing, patient: Patient, clinician_id: int) -> bool:
@@ -601,17 +603,10 @@ def _turned_down(referral: Referral) -> set[tuple[int, datetime.datetime]]:
     )
 
 
-def _held_elsewhere(referral: Referral) -> set[tuple[int, datetime.datetime]]:
-    return set(
-        Offer.objects.filter(status=OfferStatus.PENDING)
-        .exclude(referral=referral)
-        .values_list("prescriber_id", "starts_at")
-    )
-
-
 def current_ranking(referral: Referral, at: datetime.datetime | None = None) -> matching.Ranking:
-    """The offers a person sees: openings not held for another referral and not turned down by this one."""
-    return match(referral, at=at, exclude=_held_elsewhere(referral) | _turned_down(referral))
+    """The offers a person sees: openings not held for another referral
+    (``match`` leaves those out) and not turned down by this one."""
+    return match(referral, at=at, exclude=_turned_down(referral))
 
 
 # --- Transitions ---------------------------------------------------------------------------------
@@ -666,8 +661,7 @@ def book(
         sides = _sides(actor, locked)
         check_transition(locked, "book", sides, "")
         pending = Offer.objects.filter(referral=locked, status=OfferStatus.PENDING).first()
-        exclude = _held_elsewhere(locked) | _turned_down(locked)
-        ranking = match(locked, exclude=exclude)
+        ranking = match(locked, exclude=_turned_down(locked))
         chosen = next(
             (o for o in ranking.offers if o.candidate.clinician_id == prescriber_id),
             None,
