@@ -166,6 +166,13 @@ class Referral(models.Model):
         return f"Referral {self.public_id} ({self.get_status_display()})"
 
     @property
+    def times_of_day_label(self) -> str:
+        from tandem.referrals.matching import TIMES_OF_DAY
+
+        parts = [TIMES_OF_DAY[t][2] for t in self.times_of_day or () if t in TIMES_OF_DAY]
+        return ", ".join(parts).capitalize() if parts else "Any"
+
+    @property
     def is_waiting(self) -> bool:
         return self.status in WAITING
 
