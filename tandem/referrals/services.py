@@ -12,7 +12,7 @@ import datetime
 import uuid
 import zoneinfo
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.db import IntegrityError, transaction
 from django.db.models import Case, IntegerField, Min, Q, Value, When
@@ -555,9 +555,8 @@ def match(
     ):
         held.setdefault(prescriber_id, []).append(start)
         skip.add((prescriber_id, start))  # never offered twice, whatever the calendar says
-    candidates = []
-    for m in members:
-        candidate = matching.Candidate(
+    screened = [
+        matching.Candidate(
             clinician_id=m.user_id,
             name=m.user.display_name,
             group_id=m.organization_id,
@@ -567,26 +566,28 @@ def match(
             languages=languages.get(m.user_id, frozenset()) | {"en"},
             may_receive=_sees_demographics(sharing[m.organization_id], referral.patient, m.user_id),
         )
-        _grounds, reasons = matching.screen(request, candidate)
-        if not reasons:
-            promised = tuple(sorted(held.get(m.user_id, ())))
-            key = (m.user_id, m.organization_id, promised)
-            if slot_cache is None or key not in slot_cache:
-                found = tuple(
-                    scheduling.open_slots(
-                        m.user,
-                        evaluation_type(m.organization),
-                        at + LEAD_TIME,
-                        at + datetime.timedelta(days=search_days),
-                        limit=400,
-                        held=promised,
-                    )
-                )
-                if slot_cache is not None:
-                    slot_cache[key] = found
-            slots = slot_cache[key] if slot_cache is not None else found
-            candidate = matching.Candidate(**{**candidate.__dict__, "slots": slots})
-        candidates.append(candidate)
+        for m in members
+    ]
+    # Calendars only for those who pass the other tests, all read at once.
+    cache: SlotCache = slot_cache if slot_cache is not None else {}
+    keys = {
+        i: (m.user_id, m.organization_id, tuple(sorted(held.get(m.user_id, ()))))
+        for i, (m, c) in enumerate(zip(members, screened, strict=True))
+        if not matching.screen(request, c)[1]
+    }
+    missing = [i for i, key in keys.items() if key not in cache]
+    if missing:
+        window = (at + LEAD_TIME, at + datetime.timedelta(days=search_days))
+        cals = scheduling.calendars([members[i].user for i in missing], *window)
+        types: dict[int, AppointmentType] = {}
+        for i in missing:
+            m = members[i]
+            if m.organization_id not in types:
+                types[m.organization_id] = evaluation_type(m.organization)
+            cache[keys[i]] = tuple(
+                scheduling.slots_in(cals[m.user_id], types[m.organization_id], *window, limit=400, held=keys[i][2])
+            )
+    candidates = [replace(c, slots=cache[keys[i]]) if i in keys else c for i, c in enumerate(screened)]
     return matching.rank(request, candidates, exclude=skip)
 
 

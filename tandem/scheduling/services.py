@@ -96,13 +96,10 @@ class Calendar:
     rules: SchedulingRules
 
 
-def calendar(clinician: User, start: datetime.datetime, end: datetime.datetime) -> Calendar:
-    """The clinician's held time, time off and counts around a window. Held time
-    is read from the Monday of the window's first local week to the end of its
-    last, so the weekly new-patient count sees whole weeks."""
-    margin = datetime.timedelta(days=1)
-    hours_rows = list(WeeklyHours.objects.filter(clinician=clinician))
-    zone = hours_rows[0].timezone if hours_rows else clinician.timezone
+def _whole_weeks(
+    start: datetime.datetime, end: datetime.datetime, zone: str
+) -> tuple[datetime.datetime, datetime.datetime]:
+    """From the Monday of the window's first local week to the end of its last."""
     tz = zoneinfo.ZoneInfo(zone)
     first_day = start.astimezone(tz).date()
     last_day = end.astimezone(tz).date()
@@ -112,33 +109,58 @@ def calendar(clinician: User, start: datetime.datetime, end: datetime.datetime) 
     week_end = datetime.datetime.combine(
         last_day + datetime.timedelta(days=7 - last_day.weekday()), datetime.time(), tz
     )
+    return week_start, week_end
+
+
+def calendars(clinicians: Sequence[User], start: datetime.datetime, end: datetime.datetime) -> dict[int, Calendar]:
+    """Several clinicians' held time, time off and counts around a window, in
+    four queries however many there are. Held time is read over whole local
+    weeks, so the weekly new-patient count sees whole weeks."""
+    people = {c.pk: c for c in clinicians}
+    if not people:
+        return {}
+    margin = datetime.timedelta(days=1)
+    hours_by: dict[int, list[WeeklyHours]] = {pk: [] for pk in people}
+    for h in WeeklyHours.objects.filter(clinician_id__in=people).order_by("clinician_id", "weekday", "start"):
+        hours_by[h.clinician_id].append(h)
+    zones = {pk: rows[0].timezone if rows else people[pk].timezone for pk, rows in hours_by.items()}
+    bounds = {pk: _whole_weeks(start, end, zones[pk]) for pk in people}
+    read_from = min([start - margin, *(b[0] for b in bounds.values())])
+    read_to = max([end + margin, *(b[1] for b in bounds.values())])
     # Columns, not model rows: a busy calendar has thousands of them.
-    held = list(
-        Participant.objects.filter(
-            user=clinician,
-            holds=True,
-            starts_at__lt=max(end + margin, week_end),
-            ends_at__gt=min(start - margin, week_start),
-        ).values_list("starts_at", "ends_at", "appointment__appointment_type__new_patient")
-    )
-    per_day: Counter[datetime.date] = Counter(s.astimezone(tz).date() for s, _e, _n in held)
-    new_per_week: Counter[tuple[int, int]] = Counter(s.astimezone(tz).isocalendar()[:2] for s, _e, new in held if new)
-    return Calendar(
-        zone=zone,
-        hours=[slots.Hours(h.weekday, h.start, h.end, h.valid_from, h.valid_until) for h in hours_rows],
-        busy=[slots.Interval(s, e) for s, e, _n in held],
-        time_off=[
-            slots.Interval(t.starts_at, t.ends_at)
-            for t in TimeOff.objects.filter(clinician=clinician, starts_at__lt=end + margin, ends_at__gt=start - margin)
-        ],
-        per_day=per_day,
-        new_per_week=new_per_week,
-        rules=rules_for(clinician),
-    )
+    held_by: dict[int, list[tuple[datetime.datetime, datetime.datetime, bool]]] = {pk: [] for pk in people}
+    for user_id, s, e, new in Participant.objects.filter(
+        user_id__in=people, holds=True, starts_at__lt=read_to, ends_at__gt=read_from
+    ).values_list("user_id", "starts_at", "ends_at", "appointment__appointment_type__new_patient"):
+        week_start, week_end = bounds[user_id]
+        if s < max(end + margin, week_end) and e > min(start - margin, week_start):
+            held_by[user_id].append((s, e, new))
+    off_by: dict[int, list[slots.Interval]] = {pk: [] for pk in people}
+    for t in TimeOff.objects.filter(clinician_id__in=people, starts_at__lt=end + margin, ends_at__gt=start - margin):
+        off_by[t.clinician_id].append(slots.Interval(t.starts_at, t.ends_at))
+    rules = {r.clinician_id: r for r in SchedulingRules.objects.filter(clinician_id__in=people)}
+    result = {}
+    for pk, person in people.items():
+        tz = zoneinfo.ZoneInfo(zones[pk])
+        held = held_by[pk]
+        result[pk] = Calendar(
+            zone=zones[pk],
+            hours=[slots.Hours(h.weekday, h.start, h.end, h.valid_from, h.valid_until) for h in hours_by[pk]],
+            busy=sorted(slots.Interval(s, e) for s, e, _n in held),
+            time_off=sorted(off_by[pk]),
+            per_day=Counter(s.astimezone(tz).date() for s, _e, _n in held),
+            new_per_week=Counter(s.astimezone(tz).isocalendar()[:2] for s, _e, new in held if new),
+            rules=rules.get(pk) or SchedulingRules(clinician=person),
+        )
+    return result
 
 
-def open_slots(
-    clinician: User,
+def calendar(clinician: User, start: datetime.datetime, end: datetime.datetime) -> Calendar:
+    return calendars([clinician], start, end)[clinician.pk]
+
+
+def slots_in(
+    cal: Calendar,
     appointment_type: AppointmentType,
     start: datetime.datetime,
     end: datetime.datetime,
@@ -146,10 +168,9 @@ def open_slots(
     limit: int | None = 50,
     held: Sequence[datetime.datetime] = (),
 ) -> list[datetime.datetime]:
-    """Open starts for this type of visit. ``held`` are starts of visits of
-    this type promised but not yet booked (openings offered to referrals):
-    they take time and, for new-patient evaluations, weekly capacity."""
-    cal = calendar(clinician, start, end)
+    """Open starts for this type of visit in one calendar. ``held`` are starts
+    of visits of this type promised but not yet booked (openings offered to
+    referrals): they take time and, for new-patient evaluations, weekly capacity."""
     length = datetime.timedelta(minutes=appointment_type.minutes)
     tz = zoneinfo.ZoneInfo(cal.zone)
     per_day = cal.per_day.copy()
@@ -176,6 +197,18 @@ def open_slots(
         found = [s for s in found if new_per_week[s.astimezone(tz).isocalendar()[:2]] < cap]
         found = found[:limit] if limit is not None else found
     return found
+
+
+def open_slots(
+    clinician: User,
+    appointment_type: AppointmentType,
+    start: datetime.datetime,
+    end: datetime.datetime,
+    *,
+    limit: int | None = 50,
+    held: Sequence[datetime.datetime] = (),
+) -> list[datetime.datetime]:
+    return slots_in(calendar(clinician, start, end), appointment_type, start, end, limit=limit, held=held)
 
 
 def _why_not(

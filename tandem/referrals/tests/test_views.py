@@ -240,6 +240,38 @@ def _grow(world: World, n: int) -> None:
         )
 
 
+def _more_prescribers(world: World, n: int) -> None:
+    from tandem.credentials.models import ClinicianProfile, LicenseType, PayerEnrollment, StateLicense
+    from tandem.organizations.models import Membership, Role
+    from tandem.referrals.tests.world import hours
+    from tandem.test import make_user
+
+    start = Membership.objects.filter(role=Role.PRESCRIBER).count()
+    for i in range(start, start + n):
+        user = make_user(f"rx{i}@northstar.test", f"Prescriber {i}", "MD", mfa=False)
+        Membership.objects.create(user=user, organization=world.cast.northstar, role=Role.PRESCRIBER)
+        ClinicianProfile.objects.create(user=user, discipline="psychiatrist")
+        StateLicense.objects.create(clinician=user, state="WA", license_type=LicenseType.MD, number=f"MD-{i}")
+        PayerEnrollment.objects.create(clinician=user, payer=world.cast.payer, state="WA")
+        hours(user, world.cast)
+
+
+@pytest.mark.django_db
+def test_ranking_reads_every_calendar_at_once(world: World) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with time_machine.travel(NOW, tick=False):
+        referral = triaged(world)
+        services.current_ranking(referral)  # the group's appointment types are created on first use
+        with CaptureQueriesContext(connection) as one:
+            assert len(services.current_ranking(referral).offers) == 1
+        _more_prescribers(world, 8)
+        with CaptureQueriesContext(connection) as nine:
+            assert len(services.current_ranking(referral).offers) == 9
+    assert len(nine.captured_queries) == len(one.captured_queries)
+
+
 # The most queries each page may run, on PostgreSQL (SQLite takes one fewer:
 # the audit chain's lock). The detail page's offers read each eligible
 # prescriber's calendar, so they grow with prescribers, never with referrals.
