@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "tandem.feeds",
     "tandem.reminders",
     "tandem.referrals",
+    "tandem.video",
     "tandem.messaging",
     "tandem.home",
     "tandem.operations",
@@ -234,6 +235,20 @@ BREAK_GLASS_MINUTES = env_int("TANDEM_BREAK_GLASS_MINUTES", 60, minimum=5, maxim
 # A reminder claimed by a worker that died is taken over after this long; it
 # must outlast the slowest send (Twilio times out after 10 s, email after 60 s).
 REMINDER_RECLAIM_SECONDS = env_int("TANDEM_REMINDER_RECLAIM_MINUTES", 10, minimum=1, maximum=120) * 60
+
+# --- Video -------------------------------------------------------------------------------------
+# ICE servers for video calls. TURN credentials are minted per participant from
+# the secret coturn shares (its use-auth-secret mode) and last TURN_TTL seconds.
+# With no TURN URLs, calls use STUN only (and fail behind symmetric NATs).
+STUN_URLS = env_list("TANDEM_STUN_URLS", [])
+TURN_URLS = env_list("TANDEM_TURN_URLS", [])
+TURN_SECRET = env_str("TANDEM_TURN_SECRET", "")
+TURN_TTL_SECONDS = env_int("TANDEM_TURN_TTL_MINUTES", 120, minimum=5, maximum=24 * 60) * 60
+# Who may enter a video room, and when: from this long before the start to this long after the end.
+VIDEO_ROOM_OPENS_MINUTES = env_int("TANDEM_VIDEO_ROOM_OPENS_MINUTES", 15, minimum=0, maximum=240)
+VIDEO_ROOM_CLOSES_MINUTES = env_int("TANDEM_VIDEO_ROOM_CLOSES_MINUTES", 60, minimum=0, maximum=24 * 60)
+if TURN_URLS and not TURN_SECRET:
+    raise ConfigError("TANDEM_TURN_SECRET must be set when TANDEM_TURN_URLS is")
 
 # --- Internationalization ------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from tandem.credentials.models import Credential
     from tandem.feeds.models import CalendarFeed
     from tandem.referrals.models import Referral
+    from tandem.video.models import PatientLink
 
 PRACTICE_STAFF_ROLES = {Role.PRACTICE_ADMIN, Role.THERAPIST, Role.COORDINATOR}
 GROUP_OVERSIGHT_ROLES = {Role.GROUP_ADMIN, Role.COORDINATOR}
@@ -925,3 +926,66 @@ def referral_metrics_scope(
         # Whether each partnership is active today is visible_referrals' check.
         condition |= Q(practice__in=Partnership.objects.filter(group__in=groups).values("practice"))
     return visible_referrals(user, at).filter(condition)
+
+
+# --- Video rooms --------------------------------------------------------------------------------
+# Only an appointment's participants enter its room, and only while it is open:
+# from VIDEO_ROOM_OPENS_MINUTES before the start to VIDEO_ROOM_CLOSES_MINUTES
+# after the end. The patient enters through their link, which works for that
+# room alone and only until it closes.
+
+VIDEO_MODALITIES = frozenset({"video_home", "video_office"})
+ROOM_STATUSES = frozenset({"booked", "checked_in"})
+
+
+def room_window(appointment: Appointment) -> tuple[datetime.datetime, datetime.datetime]:
+    from django.conf import settings
+
+    return (
+        appointment.starts_at - datetime.timedelta(minutes=settings.VIDEO_ROOM_OPENS_MINUTES),
+        appointment.ends_at + datetime.timedelta(minutes=settings.VIDEO_ROOM_CLOSES_MINUTES),
+    )
+
+
+def room_door(appointment: Appointment, at: datetime.datetime | None = None) -> str:
+    """ "early", "open" or "closed": what a rightful participant is told."""
+    at = at or timezone.now()
+    opens, closes = room_window(appointment)
+    if appointment.status not in ROOM_STATUSES or at >= closes:
+        return "closed"
+    return "early" if at < opens else "open"
+
+
+def get_video_appointment_for(user: User | AnonymousUser | None, public_id: object) -> Appointment:
+    """A video appointment this clinician takes part in; 404 for anyone else,
+    and for appointments that are not by video."""
+    if not _is_signed_in(user):
+        raise Http404("Not found")
+    appointment = (
+        Appointment.objects.filter(
+            public_id=parse_public_id(public_id), modality__in=VIDEO_MODALITIES, participants__user=user
+        )
+        .select_related("appointment_type", "patient__practice")
+        .first()
+    )
+    if appointment is None:
+        raise Http404("Not found")
+    return appointment
+
+
+def patient_link_for(token: str) -> PatientLink:
+    """The link a token opens, whatever its state (the caller tells an expired
+    link apart, with a clear page); 404 for a token that opens nothing."""
+    from tandem.lib import tokens
+    from tandem.video.models import PatientLink as LinkModel
+
+    if not token or len(token) > tokens.MAX_LENGTH:
+        raise Http404("Not found")
+    link = (
+        LinkModel.objects.filter(token_hash=tokens.token_hash(token))
+        .select_related("room__appointment__patient__practice", "room__appointment__appointment_type")
+        .first()
+    )
+    if link is None or link.room.appointment.modality not in VIDEO_MODALITIES:
+        raise Http404("Not found")
+    return link
