@@ -19,6 +19,7 @@ urlpatterns = [
     path("", include("tandem.scheduling.urls")),
     path("", include("tandem.reminders.urls")),
     path("", include("tandem.referrals.urls")),
+    path("", include("tandem.video.urls")),
     path("organization/", include("tandem.organizations.urls")),
     path("audit/", include("tandem.audit.urls")),
     path("credentials/", include("tandem.credentials.urls")),

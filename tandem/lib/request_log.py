@@ -21,7 +21,7 @@ _STANDARD = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 # Django's own loggers (errors, CSRF refusals, not-found warnings) name the
 # path. A patient's signing link and a clinician's calendar feed carry their
 # secret in the path, so it is blanked out.
-_SECRET_PATHS = re.compile(r"(/sign/|/calendar/feed/)(?!new/|revoke/)[^/\s'\"?]+")
+_SECRET_PATHS = re.compile(r"(/sign/|/calendar/feed/|/video/join/)(?!new/|revoke/)[^/\s'\"?]+")
 # Extra fields never written: Django's request object repeats the path.
 _NEVER = {"request"}
 

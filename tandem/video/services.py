@@ -153,7 +153,9 @@ def admit(*, actor: User, attendance: Attendance, meta: audit.RequestMeta) -> At
     """A clinician in the room lets the patient in."""
     with transaction.atomic():
         locked = (
-            Attendance.objects.select_for_update().select_related("room__appointment__patient").get(pk=attendance.pk)
+            Attendance.objects.select_for_update(of=("self",))
+            .select_related("room__appointment__patient")
+            .get(pk=attendance.pk)
         )
         if not Attendance.objects.filter(
             room=locked.room, user=actor, role=Role.CLINICIAN, state=AttendanceState.ADMITTED

@@ -255,6 +255,35 @@ def referral(c: Cast, status: str = "submitted") -> dict[str, object]:
     return {"public_id": row.public_id}
 
 
+def video_visit(c: Cast) -> dict[str, object]:
+    from tandem.scheduling.models import Appointment, Participant
+    from tandem.scheduling.services import ensure_types
+
+    kind = next(t for t in ensure_types(c.northstar) if t.kind == "med_management")
+    start = timezone.now() + datetime.timedelta(minutes=5)
+    visit = Appointment.objects.create(
+        organization=c.northstar,
+        appointment_type=kind,
+        patient=c.patient,
+        starts_at=start,
+        ends_at=start + datetime.timedelta(minutes=30),
+        modality="video_home",
+        created_by=c.therapist,
+    )
+    Participant.objects.create(appointment=visit, user=c.prescriber, starts_at=start, ends_at=visit.ends_at)
+    return {"appointment_id": visit.public_id}
+
+
+def video_token(c: Cast) -> dict[str, object]:
+    from tandem.audit.services import SYSTEM
+    from tandem.scheduling.models import Appointment
+    from tandem.video.services import issue_patient_link
+
+    visit = Appointment.objects.get(public_id=video_visit(c)["appointment_id"])
+    _link, token = issue_patient_link(actor=c.prescriber, appointment=visit, meta=SYSTEM)
+    return {"token": token}
+
+
 F = frozenset
 CLINICIANS = {"therapist", "colleague", "prescriber", "unrelated", "outsider"}
 CARE_TEAM_CLINICIANS = {"therapist", "prescriber"}
@@ -462,6 +491,10 @@ MATRIX: dict[str, Entry] = {
         data=lambda c: {"urgency": "routine"},
         extra={"therapist": 303, "colleague": 303, "admin": 303},
     ),
+    # Video: only the appointment's participants; the patient's link needs no account.
+    "video:room": Entry(kwargs=video_visit, allowed=F({"prescriber"})),
+    "video:patient_link": Entry(kwargs=video_visit, method="POST", allowed=F({"prescriber"})),
+    "video:patient": Entry(kwargs=video_token, same_for_all=200),
     "admin:index": Entry(same_for_all=302),
     "admin_login_redirect": Entry(same_for_all=302),
 }

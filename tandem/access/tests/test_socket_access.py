@@ -14,11 +14,14 @@ from tandem.routing import websocket_urlpatterns
 from tandem.test import Cast, sign_in
 
 SOCKETS = {"ws/live/"}
+# A video room's socket admits only that appointment's participants and the
+# holder of its patient link: tandem/video/tests/test_signalling_socket.py.
+VIDEO_SOCKETS = {"ws/video/<str:appointment_id>/", "ws/video/join/<str:token>/"}
 
 
 def test_every_socket_route_is_listed_here() -> None:
     routes = {str(p.pattern) for p in websocket_urlpatterns if isinstance(p, URLPattern)}
-    assert routes == SOCKETS
+    assert routes == SOCKETS | VIDEO_SOCKETS
 
 
 async def _connect(path: str, cookie: str | None) -> tuple[bool, int | None]:

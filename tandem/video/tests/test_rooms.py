@@ -24,19 +24,20 @@ DEVICE_A = "device-a-0123456789abcdef"
 DEVICE_B = "device-b-0123456789abcdef"
 
 
-def _visit(cast: Cast, modality: str = "video_home", patient=None) -> Appointment:  # type: ignore[no-untyped-def]
+def _visit(cast: Cast, modality: str = "video_home", patient=None, day: int = 0) -> Appointment:  # type: ignore[no-untyped-def]
     kind = next(t for t in ensure_types(cast.northstar) if t.kind == "med_management")
+    start = START + datetime.timedelta(days=day)  # one prescriber: never two visits at once
     appointment = Appointment.objects.create(
         organization=cast.northstar,
         appointment_type=kind,
         patient=patient or cast.patient,
-        starts_at=START,
-        ends_at=START + datetime.timedelta(minutes=30),
+        starts_at=start,
+        ends_at=start + datetime.timedelta(minutes=30),
         modality=modality,
         created_by=cast.therapist,
     )
     Participant.objects.create(
-        appointment=appointment, user=cast.prescriber, starts_at=START, ends_at=appointment.ends_at
+        appointment=appointment, user=cast.prescriber, starts_at=start, ends_at=appointment.ends_at
     )
     return appointment
 
@@ -48,7 +49,7 @@ def test_only_the_appointments_participants_reach_its_room(cast: Cast) -> None:
     for who in ["therapist", "colleague", "unrelated", "outsider", "admin", "group_admin", "patient_user"]:
         with pytest.raises(Http404):
             policy.get_video_appointment_for(cast.everyone()[who], visit.public_id)
-    in_person = _visit(cast, modality="in_person")
+    in_person = _visit(cast, modality="in_person", day=1)
     with pytest.raises(Http404):
         policy.get_video_appointment_for(cast.prescriber, in_person.public_id)
     with pytest.raises(Http404):
@@ -75,7 +76,7 @@ def test_the_room_opens_15_minutes_before_and_closes_an_hour_after(cast: Cast) -
 @pytest.mark.django_db
 def test_the_patient_link_opens_one_room_until_it_closes(cast: Cast) -> None:
     visit = _visit(cast)
-    other = _visit(cast, patient=cast.other_patient)
+    other = _visit(cast, patient=cast.other_patient, day=1)
     with time_machine.travel(START - datetime.timedelta(days=2), tick=False):
         link, token = services.issue_patient_link(actor=cast.therapist, appointment=visit, meta=META)
         _other_link, other_token = services.issue_patient_link(actor=cast.therapist, appointment=other, meta=META)
@@ -154,5 +155,5 @@ def test_the_visits_length_is_the_time_two_were_connected(cast: Cast) -> None:
     assert duration.seconds == 24 * 60
     assert duration.started_at == START
     assert duration.ended_at == START + datetime.timedelta(minutes=25)
-    alone = services.visit_duration(services.room_for(_visit(cast, patient=cast.other_patient)))
+    alone = services.visit_duration(services.room_for(_visit(cast, patient=cast.other_patient, day=1)))
     assert alone.seconds == 0 and alone.started_at is None

@@ -1,0 +1,241 @@
+// A video room: a mesh of RTCPeerConnections, one per other participant,
+// signalled over the room's WebSocket. Media goes browser to browser; the
+// server only relays offers, answers and candidates. Nothing is recorded.
+(function () {
+  "use strict";
+  var root = document.getElementById("video-room");
+  if (!root) { return; }
+
+  var socketPath = root.dataset.socket;
+  var deviceKey = "tandem-video-device";
+  var device = window.localStorage.getItem(deviceKey);
+  if (!device || !/^[A-Za-z0-9_-]{16,64}$/.test(device)) {
+    var bytes = new Uint8Array(18);
+    window.crypto.getRandomValues(bytes);
+    device = Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+    window.localStorage.setItem(deviceKey, device);
+  }
+
+  var status = document.getElementById("room-status");
+  var videos = document.getElementById("remote-videos");
+  var localVideo = document.getElementById("local-video");
+  var waiting = document.getElementById("waiting-list");
+  var me = null;
+  var state = "connecting";
+  var iceServers = [];
+  var localStream = null;
+  var peers = {};  // participant id -> {pc, polite, makingOffer, ignoreOffer, video, queue, failTimer}
+  var socket = null;
+
+  function say(text, kind) {
+    status.textContent = text;
+    status.dataset.state = kind || "";
+    root.dataset.state = kind || "";
+  }
+
+  function send(message) {
+    if (socket && socket.readyState === WebSocket.OPEN) { socket.send(JSON.stringify(message)); }
+  }
+
+  function media() {
+    if (localStream) { return Promise.resolve(localStream); }
+    return navigator.mediaDevices.getUserMedia({ audio: true, video: true }).then(function (stream) {
+      localStream = stream;
+      localVideo.srcObject = stream;
+      return stream;
+    });
+  }
+
+  function tile(id, name) {
+    var figure = document.createElement("figure");
+    figure.className = "tile";
+    figure.dataset.peer = id;
+    var video = document.createElement("video");
+    video.autoplay = true;
+    video.playsInline = true;
+    video.setAttribute("aria-label", "Video of " + name);
+    var caption = document.createElement("figcaption");
+    caption.textContent = name;
+    figure.appendChild(video);
+    figure.appendChild(caption);
+    videos.appendChild(figure);
+    return video;
+  }
+
+  function peer(id, name) {
+    if (peers[id]) { return peers[id]; }
+    var pc = new RTCPeerConnection({ iceServers: iceServers, iceTransportPolicy: root.dataset.relayOnly === "1" ? "relay" : "all" });
+    var p = { pc: pc, polite: me < id, makingOffer: false, ignoreOffer: false, video: tile(id, name), failTimer: null };
+    peers[id] = p;
+    localStream.getTracks().forEach(function (track) { pc.addTrack(track, localStream); });
+    pc.ontrack = function (event) {
+      if (p.video.srcObject !== event.streams[0]) { p.video.srcObject = event.streams[0]; }
+    };
+    pc.onicecandidate = function (event) {
+      var c = event.candidate;
+      send({ type: "candidate", to: id, candidate: c ? c.candidate : "", sdpMid: c ? c.sdpMid : null, sdpMLineIndex: c ? c.sdpMLineIndex : null });
+    };
+    pc.onnegotiationneeded = function () {
+      p.makingOffer = true;
+      pc.setLocalDescription().then(function () {
+        send({ type: "offer", to: id, sdp: pc.localDescription.sdp });
+      }).catch(function () {}).then(function () { p.makingOffer = false; });
+    };
+    pc.oniceconnectionstatechange = function () {
+      var s = pc.iceConnectionState;
+      if (s === "connected" || s === "completed") {
+        window.clearTimeout(p.failTimer);
+        p.failTimer = null;
+        say("Connected", "connected");
+      } else if (s === "disconnected" || s === "failed") {
+        say("Reconnecting…", "reconnecting");
+        pc.restartIce();
+        if (!p.failTimer) {
+          p.failTimer = window.setTimeout(function () {
+            say("The connection could not be restored. Check your network, then try again.", "failed");
+            document.getElementById("retry").hidden = false;
+          }, 60000);
+        }
+      }
+    };
+    return p;
+  }
+
+  function drop(id) {
+    var p = peers[id];
+    if (!p) { return; }
+    p.pc.close();
+    var figure = videos.querySelector('[data-peer="' + id + '"]');
+    if (figure) { figure.remove(); }
+    delete peers[id];
+  }
+
+  // Messages are applied one at a time, in order: a candidate may arrive
+  // before the offer it belongs to has been applied.
+  var chain = Promise.resolve();
+  function handle(message) {
+    chain = chain.then(function () { return apply(message); }).catch(function () {});
+  }
+
+  function apply(m) {
+    if (m.type === "welcome") {
+      me = m.you;
+      iceServers = m.ice_servers || [];
+      state = m.state;
+      say(state === "waiting" ? "Waiting for your clinician to let you in…" : "Starting the call…", state);
+      return state === "admitted" ? media() : null;
+    }
+    if (m.type === "admitted") {
+      state = "admitted";
+      say("Starting the call…", "admitted");
+      return media();
+    }
+    if (m.type === "roster") { return roster(m.participants); }
+    if (state !== "admitted") { return null; }
+    var p = peers[m.from];
+    if (!p) { return null; }
+    if (m.type === "offer" || m.type === "answer") {
+      var collision = m.type === "offer" && (p.makingOffer || p.pc.signalingState !== "stable");
+      p.ignoreOffer = !p.polite && collision;
+      if (p.ignoreOffer) { return null; }
+      return p.pc.setRemoteDescription({ type: m.type, sdp: m.sdp }).then(function () {
+        if (m.type === "offer") {
+          return p.pc.setLocalDescription().then(function () {
+            send({ type: "answer", to: m.from, sdp: p.pc.localDescription.sdp });
+          });
+        }
+      });
+    }
+    if (m.type === "candidate") {
+      var init = m.candidate ? { candidate: m.candidate, sdpMid: m.sdpMid, sdpMLineIndex: m.sdpMLineIndex } : null;
+      return p.pc.addIceCandidate(init).catch(function (e) { if (!p.ignoreOffer) { throw e; } });
+    }
+    return null;
+  }
+
+  function roster(list) {
+    var present = {};
+    waiting.textContent = "";
+    list.forEach(function (person) {
+      present[person.id] = true;
+      if (person.id === me) { return; }
+      if (person.state === "waiting") {
+        if (root.dataset.role !== "clinician") { return; }
+        var li = document.createElement("li");
+        li.textContent = person.name + " is waiting ";
+        var admit = document.createElement("button");
+        admit.type = "button";
+        admit.textContent = "Let " + person.name + " in";
+        admit.addEventListener("click", function () { send({ type: "admit", participant: person.id }); });
+        li.appendChild(admit);
+        waiting.appendChild(li);
+      } else if (state === "admitted" && localStream) {
+        peer(person.id, person.name);
+      }
+    });
+    Object.keys(peers).forEach(function (id) { if (!present[id]) { drop(id); } });
+    if (state === "admitted" && localStream && list.length > 0 && Object.keys(peers).length === 0) {
+      say("Waiting for the others to join…", "alone");
+    }
+  }
+
+  function connect() {
+    var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
+    socket = new WebSocket(scheme + window.location.host + socketPath + "?device=" + device);
+    socket.addEventListener("message", function (event) {
+      var message;
+      try { message = JSON.parse(event.data); } catch (e) { return; }
+      if (message.type === "welcome" || message.type === "admitted") {
+        handle(message);
+        // The roster that follows may name peers already in the room.
+        return;
+      }
+      handle(message);
+    });
+    socket.addEventListener("close", function (event) {
+      if (event.code === 4403 || event.code === 4401 || event.code === 4410) {
+        say(event.code === 4410 ? "You were removed from this visit." : "You can no longer take part in this visit.", "closed");
+        Object.keys(peers).forEach(drop);
+        return;
+      }
+      say("Reconnecting…", "reconnecting");
+      window.setTimeout(connect, 2000);
+    });
+  }
+
+  document.getElementById("toggle-audio").addEventListener("click", function (event) {
+    if (!localStream) { return; }
+    var track = localStream.getAudioTracks()[0];
+    if (!track) { return; }
+    track.enabled = !track.enabled;
+    event.currentTarget.setAttribute("aria-pressed", String(!track.enabled));
+    event.currentTarget.textContent = track.enabled ? "Mute" : "Unmute";
+  });
+  document.getElementById("toggle-video").addEventListener("click", function (event) {
+    if (!localStream) { return; }
+    var track = localStream.getVideoTracks()[0];
+    if (!track) { return; }
+    track.enabled = !track.enabled;
+    event.currentTarget.setAttribute("aria-pressed", String(!track.enabled));
+    event.currentTarget.textContent = track.enabled ? "Camera off" : "Camera on";
+  });
+  document.getElementById("retry").addEventListener("click", function () { window.location.reload(); });
+
+  // For the pre-call check and the browser tests: frames decoded from every
+  // other participant, read from each connection's statistics.
+  window.tandemRoom = {
+    framesDecoded: function () {
+      return Promise.all(Object.keys(peers).map(function (id) {
+        return peers[id].pc.getStats().then(function (report) {
+          var frames = 0;
+          report.forEach(function (stat) {
+            if (stat.type === "inbound-rtp" && stat.kind === "video") { frames += stat.framesDecoded || 0; }
+          });
+          return frames;
+        });
+      }));
+    }
+  };
+
+  connect();
+}());

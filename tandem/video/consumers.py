@@ -1,0 +1,238 @@
+"""Signalling for video rooms, over the channel layer (Redis in production,
+so participants on different app servers reach each other).
+
+The server relays offers, answers and ICE candidates between admitted
+participants of one room, and nothing else: media goes browser to browser.
+Every message is validated (``signalling.parse``) and rate limited; a
+malformed or flooding client is disconnected. A clinician's socket closes
+with their session; anyone removed from the room is disconnected at once.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.contrib.sessions.backends.db import SessionStore
+from django.http import Http404
+
+from tandem.access import policy
+from tandem.accounts.services import session_state
+from tandem.accounts.sessions import session_group
+from tandem.audit import services as audit
+from tandem.video import services, signalling, turn
+from tandem.video.models import Attendance, AttendanceState, Role, Room
+
+CLOSE_REFUSED = 4403
+CLOSE_SESSION_ENDED = 4401
+CLOSE_REMOVED = 4410
+
+
+def room_group(room: Room | int) -> str:
+    return f"video.room.{room if isinstance(room, int) else room.pk}"
+
+
+def attendance_group(attendance_id: int) -> str:
+    return f"video.att.{attendance_id}"
+
+
+class RoomConsumer(AsyncWebsocketConsumer):
+    attendance: Attendance | None = None
+    room: Room | None = None
+    session_key: str | None = None
+
+    async def connect(self) -> None:
+        device = self._query("device")
+        try:
+            self.room, self.attendance = await self._enter(device)
+        except (Http404, services.RoomRefused):
+            await self.close(code=CLOSE_REFUSED)
+            return
+        self.limiter = signalling.RateLimiter()
+        await self.channel_layer.group_add(room_group(self.room), self.channel_name)
+        await self.channel_layer.group_add(attendance_group(self.attendance.pk), self.channel_name)
+        if self.session_key:
+            await self.channel_layer.group_add(session_group(self.session_key), self.channel_name)
+        await self.accept()
+        await self.send_json(await self._welcome())
+        await self._broadcast_roster()
+
+    def _query(self, name: str) -> str:
+        from urllib.parse import parse_qs
+
+        values = parse_qs(self.scope.get("query_string", b"").decode(errors="replace")).get(name, [""])
+        return values[0][:100]
+
+    @database_sync_to_async
+    def _enter(self, device: str) -> tuple[Room, Attendance]:
+        meta = audit.RequestMeta(ip_address=(self.scope.get("client") or [None])[0], user_agent="")
+        token = self.scope["url_route"]["kwargs"].get("token")
+        if token is not None:
+            link = policy.patient_link_for(token)
+            services.check_patient_link(link)
+            session = self.scope.get("session")
+            if link.needs_date_of_birth and (session is None or session.get("video_link_ok") != str(link.public_id)):
+                raise services.RoomRefused("Confirm your date of birth first.")
+            room = link.room
+            return room, services.join(room=room, device=device, meta=meta)
+        user = self.scope.get("user")
+        session = self.scope.get("session")
+        if user is None or not user.is_authenticated or session is None or not session.session_key:
+            raise Http404("Not found")
+        store = SessionStore(session_key=session.session_key).load()
+        if not store or session_state(store).expired:
+            raise Http404("Not found")
+        self.session_key = session.session_key
+        appointment = policy.get_video_appointment_for(user, self.scope["url_route"]["kwargs"]["appointment_id"])
+        room = services.room_for(appointment)
+        return room, services.join(room=room, device=device, user=user, meta=meta)
+
+    async def send_json(self, content: dict[str, Any]) -> None:
+        import json
+
+        await self.send(text_data=json.dumps(content, separators=(",", ":")))
+
+    @database_sync_to_async
+    def _welcome(self) -> dict[str, Any]:
+        assert self.attendance is not None and self.room is not None
+        return {
+            "type": "welcome",
+            "you": str(self.attendance.public_id),
+            "state": self.attendance.state,
+            "role": self.attendance.role,
+            "ice_servers": turn.ice_servers(str(self.attendance.public_id)),
+        }
+
+    @database_sync_to_async
+    def _roster(self) -> list[dict[str, Any]]:
+        assert self.room is not None
+        rows = Attendance.objects.filter(room=self.room).exclude(state=AttendanceState.REMOVED).select_related("user")
+        with_patient = Room.objects.filter(pk=self.room.pk).values_list("patient_with_id", flat=True).first()
+        patient = self.room.appointment.patient
+        out = []
+        for a in rows:
+            if not a.presences.filter(left_at__isnull=True).exists():
+                continue
+            if a.role == Role.PATIENT:
+                name = patient.first_name if patient else "Patient"
+            else:
+                name = a.user.display_name if a.user else "Clinician"
+                if a.user_id == with_patient and patient is not None:
+                    name = f"{name} with {patient.first_name}"
+            out.append({"id": str(a.public_id), "name": name, "role": a.role, "state": a.state})
+        return out
+
+    async def _broadcast_roster(self) -> None:
+        assert self.room is not None
+        await self.channel_layer.group_send(room_group(self.room), {"type": "video.roster"})
+
+    async def video_roster(self, event: dict[str, Any]) -> None:
+        await self.send_json({"type": "roster", "participants": await self._roster()})
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        raw = text_data if text_data is not None else (bytes_data or b"")
+        if not self.limiter.allow(time.monotonic(), len(raw) if isinstance(raw, bytes) else len(raw.encode())):
+            await self.close(code=signalling.CLOSE_FLOODING)
+            return
+        try:
+            message = signalling.parse(raw)
+        except signalling.SignalError as exc:
+            await self.close(code=exc.code)
+            return
+        await self._handle(message)
+
+    async def _handle(self, message: signalling.Message) -> None:
+        assert self.attendance is not None and self.room is not None
+        kind, fields = message.type, message.fields
+        if kind == "ping":
+            await self.send_json({"type": "pong"})
+            return
+        state = await self._state()
+        if state != AttendanceState.ADMITTED:
+            return  # in the waiting room, nothing is relayed
+        if kind in ("offer", "answer", "candidate"):
+            target = await self._admitted_peer(str(fields["to"]))
+            if target is None:
+                return
+            await self.channel_layer.group_send(
+                attendance_group(target),
+                {"type": "video.relay", "message": {**fields, "type": kind, "from": str(self.attendance.public_id)}},
+            )
+        elif kind == "media":
+            await self.channel_layer.group_send(
+                room_group(self.room),
+                {
+                    "type": "video.relay_all",
+                    "message": {**fields, "type": kind, "from": str(self.attendance.public_id)},
+                },
+            )
+        elif kind == "admit" and self.attendance.role == Role.CLINICIAN:
+            admitted = await self._admit(str(fields["participant"]))
+            if admitted is not None:
+                await self.channel_layer.group_send(attendance_group(admitted), {"type": "video.admitted"})
+                await self._broadcast_roster()
+
+    @database_sync_to_async
+    def _state(self) -> str:
+        assert self.attendance is not None
+        return Attendance.objects.filter(pk=self.attendance.pk).values_list("state", flat=True).first() or ""
+
+    @database_sync_to_async
+    def _admitted_peer(self, public_id: str) -> int | None:
+        return (
+            Attendance.objects.filter(room=self.room, public_id=public_id, state=AttendanceState.ADMITTED)
+            .values_list("pk", flat=True)
+            .first()
+            if _is_uuid(public_id)
+            else None
+        )
+
+    @database_sync_to_async
+    def _admit(self, public_id: str) -> int | None:
+        assert self.attendance is not None and self.room is not None and self.attendance.user is not None
+        if not _is_uuid(public_id):
+            return None
+        target = Attendance.objects.filter(room=self.room, public_id=public_id).first()
+        if target is None:
+            return None
+        try:
+            services.admit(actor=self.attendance.user, attendance=target, meta=audit.SYSTEM)
+        except services.RoomRefused:
+            return None
+        return target.pk
+
+    async def video_relay(self, event: dict[str, Any]) -> None:
+        await self.send_json(event["message"])
+
+    async def video_relay_all(self, event: dict[str, Any]) -> None:
+        assert self.attendance is not None
+        if event["message"].get("from") != str(self.attendance.public_id):
+            await self.send_json(event["message"])
+
+    async def video_admitted(self, event: dict[str, Any]) -> None:
+        await self.send_json({"type": "admitted"})
+
+    async def session_ended(self, event: dict[str, Any]) -> None:
+        await self.close(code=CLOSE_SESSION_ENDED)
+
+    async def disconnect(self, code: int) -> None:
+        if self.room is None or self.attendance is None:
+            return
+        await self.channel_layer.group_discard(room_group(self.room), self.channel_name)
+        await self.channel_layer.group_discard(attendance_group(self.attendance.pk), self.channel_name)
+        if self.session_key:
+            await self.channel_layer.group_discard(session_group(self.session_key), self.channel_name)
+        await database_sync_to_async(services.leave)(self.attendance)
+        await self._broadcast_roster()
+
+
+def _is_uuid(value: str) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,99 @@
+"""The room pages: the clinician's, issuing the patient's link, and the
+patient's way in with its clear refusals."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+import time_machine
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from tandem.audit.services import RequestMeta
+from tandem.scheduling.models import Appointment, Participant
+from tandem.scheduling.services import ensure_types
+from tandem.test import Cast, sign_in
+from tandem.video import services
+
+META = RequestMeta(ip_address="127.0.0.1", user_agent="test")
+
+
+def _visit(cast: Cast, minutes: int = 5) -> Appointment:
+    kind = next(t for t in ensure_types(cast.northstar) if t.kind == "med_management")
+    start = timezone.now() + datetime.timedelta(minutes=minutes)
+    visit = Appointment.objects.create(
+        organization=cast.northstar,
+        appointment_type=kind,
+        patient=cast.patient,
+        starts_at=start,
+        ends_at=start + datetime.timedelta(minutes=30),
+        modality="video_home",
+        created_by=cast.therapist,
+    )
+    Participant.objects.create(appointment=visit, user=cast.prescriber, starts_at=start, ends_at=visit.ends_at)
+    return visit
+
+
+@pytest.mark.django_db
+def test_the_clinician_enters_when_the_room_is_open(cast: Cast) -> None:
+    visit = _visit(cast)
+    client = sign_in(Client(), cast.prescriber)
+    page = client.get(reverse("video:room", args=[visit.public_id])).content.decode()
+    assert f'data-socket="/ws/video/{visit.public_id}/"' in page and "Nothing in this call is recorded" in page
+    later = _visit(cast, minutes=180)
+    early = client.get(reverse("video:room", args=[later.public_id])).content.decode()
+    assert "The room opens at" in early and "data-socket" not in early
+    for who in ["therapist", "outsider", "unrelated"]:
+        response = sign_in(Client(), cast.everyone()[who]).get(reverse("video:room", args=[visit.public_id]))
+        assert response.status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_patient_link_and_its_refusals(cast: Cast) -> None:
+    visit = _visit(cast)
+    client = sign_in(Client(), cast.prescriber)
+    issued = client.post(reverse("video:patient_link", args=[visit.public_id]), {"date_of_birth_check": "1"})
+    assert issued.status_code == 200
+    url = issued.context["url"]
+    path = url[url.index("/video/join/") :]
+    patient = Client()
+    ask = patient.get(path)
+    assert ask.status_code == 200 and "Your date of birth" in ask.content.decode()
+    wrong = patient.post(path, {"date_of_birth": "1990-01-01"})
+    assert wrong.status_code == 400 and "does not match" in wrong.content.decode()
+    right = patient.post(path, {"date_of_birth": cast.patient.date_of_birth.isoformat()})
+    assert right.status_code == 200 and "/ws/video/join/" in right.content.decode()
+    assert patient.get(path).status_code == 200  # remembered for this browser
+    with time_machine.travel(visit.ends_at + datetime.timedelta(minutes=61)):
+        expired = Client().get(path)
+    assert expired.status_code == 410 and "This link has expired" in expired.content.decode()
+    assert Client().get("/video/join/not-a-real-token/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_five_wrong_dates_lock_the_link(cast: Cast) -> None:
+    visit = _visit(cast)
+    _link, token = services.issue_patient_link(
+        actor=cast.prescriber, appointment=visit, meta=META, needs_date_of_birth=True
+    )
+    path = reverse("video:patient", args=[token])
+    patient = Client()
+    for _ in range(4):
+        assert patient.post(path, {"date_of_birth": "2001-02-03"}).status_code == 400
+    locked = patient.post(path, {"date_of_birth": "2001-02-03"})
+    assert locked.status_code == 410 and "locked" in locked.content.decode()
+    late = patient.post(path, {"date_of_birth": cast.patient.date_of_birth.isoformat()})
+    assert late.status_code == 410
+
+
+def test_patient_link_tokens_never_reach_the_logs() -> None:
+    import logging
+
+    from tandem.lib.request_log import JsonFormatter
+
+    record = logging.makeLogRecord({"msg": "Not Found: /video/join/Zk3_secret-Token9/", "levelname": "WARNING"})
+    assert "Zk3_secret-Token9" not in JsonFormatter().format(record)
+    socket = logging.makeLogRecord({"msg": "WebSocket /ws/video/join/Zk3_secret-Token9/ [127.0.0.1]"})
+    assert "Zk3_secret-Token9" not in JsonFormatter().format(socket)

@@ -1,0 +1,162 @@
+"""The room's WebSocket, end to end through the real ASGI application: who may
+connect, the waiting room, relaying only between admitted participants, and
+malformed or flooding clients disconnected while the room carries on."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Awaitable, Callable
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+from django.utils import timezone
+
+from tandem.accounts.tests.support import session_key
+from tandem.asgi import application
+from tandem.audit.services import RequestMeta
+from tandem.scheduling.models import Appointment, Participant
+from tandem.scheduling.services import ensure_types
+from tandem.test import Cast, sign_in
+from tandem.video import services, signalling
+
+META = RequestMeta(ip_address="127.0.0.1", user_agent="test")
+WAIT = 5
+CLINICIAN_DEVICE = "clinician-device-0123456789"
+PATIENT_DEVICE = "patient-device-0123456789ab"
+
+
+def _visit(cast: Cast, minutes: int = 5) -> Appointment:
+    kind = next(t for t in ensure_types(cast.northstar) if t.kind == "med_management")
+    start = timezone.now() + datetime.timedelta(minutes=minutes)
+    appointment = Appointment.objects.create(
+        organization=cast.northstar,
+        appointment_type=kind,
+        patient=cast.patient,
+        starts_at=start,
+        ends_at=start + datetime.timedelta(minutes=30),
+        modality="video_home",
+        created_by=cast.therapist,
+    )
+    Participant.objects.create(
+        appointment=appointment, user=cast.prescriber, starts_at=start, ends_at=appointment.ends_at
+    )
+    return appointment
+
+
+def _socket(path: str, device: str, client: Client | None = None) -> WebsocketCommunicator:
+    headers = [(b"origin", b"http://testserver")]
+    if client is not None:
+        headers.append((b"cookie", f"sessionid={session_key(client)}".encode()))
+    return WebsocketCommunicator(application, f"{path}?device={device}", headers=headers)
+
+
+def run(scenario: Callable[[], Awaitable[None]]) -> None:
+    async_to_sync(scenario)()
+
+
+async def _closed(socket: WebsocketCommunicator) -> int:
+    """The close code, after any messages still on their way."""
+    while True:
+        output = await socket.receive_output(timeout=WAIT)
+        if output["type"] == "websocket.close":
+            return int(output["code"])
+
+
+async def _until(socket: WebsocketCommunicator, kind: str) -> dict[str, object]:
+    while True:
+        message = await socket.receive_json_from(timeout=WAIT)
+        if message["type"] == kind:
+            return message
+
+
+@pytest.mark.django_db(transaction=True)
+def test_waiting_room_admission_and_relay(cast: Cast) -> None:
+    visit = _visit(cast)
+    _link, token = services.issue_patient_link(actor=cast.therapist, appointment=visit, meta=META)
+    clinician_client = sign_in(Client(), cast.prescriber)
+
+    async def scenario() -> None:
+        clinician = _socket(f"/ws/video/{visit.public_id}/", CLINICIAN_DEVICE, clinician_client)
+        patient = _socket(f"/ws/video/join/{token}/", PATIENT_DEVICE)
+        assert (await clinician.connect(timeout=WAIT))[0]
+        welcome = await _until(clinician, "welcome")
+        assert welcome["state"] == "admitted" and welcome["role"] == "clinician"
+        assert (await patient.connect(timeout=WAIT))[0]
+        hello = await _until(patient, "welcome")
+        assert hello["state"] == "waiting"
+        roster = await _until(clinician, "roster")
+        while not any(p["state"] == "waiting" for p in roster["participants"]):  # type: ignore[union-attr]
+            roster = await _until(clinician, "roster")
+        # While waiting, nothing the patient sends is relayed.
+        await patient.send_to(text_data=json.dumps({"type": "offer", "to": welcome["you"], "sdp": "v=0 waiting"}))
+        await patient.send_to(text_data=json.dumps({"type": "ping"}))
+        await _until(patient, "pong")  # the offer before it was handled, while waiting
+        await clinician.send_to(text_data=json.dumps({"type": "admit", "participant": hello["you"]}))
+        await _until(patient, "admitted")
+        await patient.send_to(text_data=json.dumps({"type": "offer", "to": welcome["you"], "sdp": "v=0\r\n"}))
+        relayed = await _until(clinician, "offer")  # the first offer to arrive is the one sent once admitted
+        assert relayed == {"type": "offer", "to": welcome["you"], "sdp": "v=0\r\n", "from": hello["you"]}
+        # A malformed client is disconnected; the room carries on.
+        await patient.send_to(text_data="{not json")
+        assert await _closed(patient) == signalling.CLOSE_MALFORMED
+        await clinician.send_to(text_data=json.dumps({"type": "ping"}))
+        await _until(clinician, "pong")
+        await clinician.disconnect()
+        await patient.disconnect()
+
+    run(scenario)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_oversized_and_flooding_clients_are_disconnected(cast: Cast) -> None:
+    visit = _visit(cast)
+    client = sign_in(Client(), cast.prescriber)
+
+    async def scenario() -> None:
+        big = _socket(f"/ws/video/{visit.public_id}/", CLINICIAN_DEVICE, client)
+        assert (await big.connect(timeout=WAIT))[0]
+        await _until(big, "welcome")
+        await big.send_to(text_data=json.dumps({"type": "ping", "x": "y" * signalling.MAX_MESSAGE_BYTES}))
+        assert await _closed(big) == signalling.CLOSE_TOO_LARGE
+        flood = _socket(f"/ws/video/{visit.public_id}/", CLINICIAN_DEVICE, client)
+        assert (await flood.connect(timeout=WAIT))[0]
+        for _ in range(500):
+            await flood.send_to(text_data='{"type":"ping"}')
+        assert await _closed(flood) == signalling.CLOSE_FLOODING
+
+    run(scenario)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_people_who_do_not_belong_are_refused(cast: Cast) -> None:
+    visit = _visit(cast)
+    other = _visit(cast, minutes=50)  # the same prescriber, later
+    _link, other_token = services.issue_patient_link(actor=cast.therapist, appointment=other, meta=META)
+    old_link, old_token = services.issue_patient_link(actor=cast.therapist, appointment=visit, meta=META)
+    services.issue_patient_link(actor=cast.therapist, appointment=visit, meta=META)  # replaces the old one
+    outsider = sign_in(Client(), cast.outsider)
+    therapist = sign_in(Client(), cast.therapist)  # not a participant of this appointment
+    half_signed = Client()
+    half_signed.force_login(cast.prescriber)  # password step only: no second factor
+
+    async def refused(path: str, client: Client | None) -> None:
+        socket = _socket(path, "someone-device-0123456789", client)
+        connected, code = await socket.connect(timeout=WAIT)
+        assert not connected and code == 4403, path
+        await socket.disconnect()
+
+    async def scenario() -> None:
+        await refused(f"/ws/video/{visit.public_id}/", outsider)
+        await refused(f"/ws/video/{visit.public_id}/", therapist)
+        await refused(f"/ws/video/{visit.public_id}/", None)  # signed out
+        await refused(f"/ws/video/{visit.public_id}/", half_signed)
+        await refused(f"/ws/video/join/{old_token}/", None)  # replaced
+        await refused("/ws/video/join/not-a-token/", None)
+        await refused(f"/ws/video/{other.public_id}/", outsider)
+        assert other_token  # a link for another appointment opens that room only (see test_rooms)
+
+    run(scenario)
+    assert old_link.pk
