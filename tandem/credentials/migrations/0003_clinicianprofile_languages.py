@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('credentials', '0002_initial'),
+        ("credentials", "0002_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='clinicianprofile',
-            name='languages',
-            field=models.JSONField(blank=True, default=list, help_text='Language codes, e.g. en, es.'),
+            model_name="clinicianprofile",
+            name="languages",
+            field=models.JSONField(blank=True, default=list, help_text="Language codes, e.g. en, es."),
         ),
     ]
