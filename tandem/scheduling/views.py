@@ -185,11 +185,17 @@ def appointment_detail(request: HttpRequest, appointment_id: str) -> HttpRespons
         appointment, grant = policy.get_appointment_for(request.user, appointment_id)
         _record(request, Action.VIEW, "appointment", appointment.public_id, appointment.patient)
     can_change = policy.can_change_appointment(request.user, appointment)
+    participants = list(appointment.participants.select_related("user"))
+    takes_part = any(p.user_id == request.user.pk for p in participants)
     context = {
         "nav": "calendar",
         "appointment": appointment,
+        # The video room: its participants enter it; the door says when.
+        "video_door": policy.room_door(appointment)
+        if takes_part and appointment.modality in policy.VIDEO_MODALITIES
+        else None,
         "patient": appointment.patient,
-        "participants": list(appointment.participants.select_related("user")),
+        "participants": participants,
         "can_change": can_change,
         "cancel_form": ReasonForm(),
         "reschedule_form": RescheduleForm(),

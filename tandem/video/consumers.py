@@ -44,6 +44,11 @@ class RoomConsumer(AsyncWebsocketConsumer):
     session_key: str | None = None
 
     async def connect(self) -> None:
+        headers = dict(self.scope.get("headers") or [])
+        self.meta = audit.RequestMeta(
+            ip_address=(self.scope.get("client") or [None])[0],
+            user_agent=headers.get(b"user-agent", b"").decode(errors="replace")[:256],
+        )
         device = self._query("device")
         try:
             self.room, self.attendance = await self._enter(device)
@@ -67,7 +72,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     @database_sync_to_async
     def _enter(self, device: str) -> tuple[Room, Attendance]:
-        meta = audit.RequestMeta(ip_address=(self.scope.get("client") or [None])[0], user_agent="")
+        meta = self.meta
         token = self.scope["url_route"]["kwargs"].get("token")
         if token is not None:
             link = policy.patient_link_for(token)
@@ -169,10 +174,17 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 },
             )
         elif kind == "admit" and self.attendance.role == Role.CLINICIAN:
-            admitted = await self._admit(str(fields["participant"]))
+            admitted = await self._decide(str(fields["participant"]), services.admit)
             if admitted is not None:
                 await self.channel_layer.group_send(attendance_group(admitted), {"type": "video.admitted"})
                 await self._broadcast_roster()
+        elif kind == "remove" and self.attendance.role == Role.CLINICIAN:
+            removed = await self._decide(str(fields["participant"]), services.remove)
+            if removed is not None:
+                await self.channel_layer.group_send(attendance_group(removed), {"type": "video.removed"})
+                await self._broadcast_roster()
+        elif kind == "quality":
+            await self._quality(dict(fields))
 
     @database_sync_to_async
     def _state(self) -> str:
@@ -190,7 +202,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
         )
 
     @database_sync_to_async
-    def _admit(self, public_id: str) -> int | None:
+    def _decide(self, public_id: str, action: Any) -> int | None:
+        """Admit or remove someone in this room, as this clinician."""
         assert self.attendance is not None and self.room is not None and self.attendance.user is not None
         if not _is_uuid(public_id):
             return None
@@ -198,10 +211,18 @@ class RoomConsumer(AsyncWebsocketConsumer):
         if target is None:
             return None
         try:
-            services.admit(actor=self.attendance.user, attendance=target, meta=audit.SYSTEM)
+            action(actor=self.attendance.user, attendance=target, meta=self.meta)
         except services.RoomRefused:
             return None
-        return target.pk
+        return int(target.pk)
+
+    @database_sync_to_async
+    def _quality(self, fields: dict[str, Any]) -> None:
+        from django.utils import timezone
+
+        assert self.attendance is not None
+        peer = str(fields.pop("to"))
+        services.record_quality(self.attendance, peer, fields, timezone.now())
 
     async def video_relay(self, event: dict[str, Any]) -> None:
         await self.send_json(event["message"])
@@ -213,6 +234,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     async def video_admitted(self, event: dict[str, Any]) -> None:
         await self.send_json({"type": "admitted"})
+
+    async def video_removed(self, event: dict[str, Any]) -> None:
+        await self.close(code=CLOSE_REMOVED)
 
     async def session_ended(self, event: dict[str, Any]) -> None:
         await self.close(code=CLOSE_SESSION_ENDED)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -17,7 +18,7 @@ from tandem.audit import services as audit
 from tandem.audit.models import Action
 from tandem.lib import tokens
 from tandem.scheduling.models import Appointment
-from tandem.video.models import Attendance, AttendanceState, PatientLink, Presence, Role, Room
+from tandem.video.models import Attendance, AttendanceState, PatientLink, Presence, QualitySample, Role, Room
 
 TREATMENT = "treatment"
 DEVICE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -179,6 +180,61 @@ def admit(*, actor: User, attendance: Attendance, meta: audit.RequestMeta) -> At
             detail={"admitted": str(locked.public_id)},
         )
     return locked
+
+
+def remove(*, actor: User, attendance: Attendance, meta: audit.RequestMeta) -> Attendance:
+    """A clinician in the room sends someone out: they cannot come back on
+    this device, and their connection is closed."""
+    with transaction.atomic():
+        locked = (
+            Attendance.objects.select_for_update(of=("self",))
+            .select_related("room__appointment__patient")
+            .get(pk=attendance.pk)
+        )
+        if not Attendance.objects.filter(
+            room=locked.room, user=actor, role=Role.CLINICIAN, state=AttendanceState.ADMITTED
+        ).exists():
+            raise RoomRefused("Only a clinician in the room removes someone.")
+        if locked.user_id == actor.pk:
+            raise RoomRefused("Leave the call instead.")
+        locked.state = AttendanceState.REMOVED
+        locked.save(update_fields=["state"])
+        Presence.objects.filter(attendance=locked, left_at__isnull=True).update(left_at=timezone.now())
+        patient = locked.room.appointment.patient
+        audit.record(
+            actor=actor,
+            action=Action.UPDATE,
+            purpose=TREATMENT,
+            meta=meta,
+            patient_id=patient.public_id if patient else None,
+            target_type="video_room",
+            target_id=locked.room.public_id,
+            detail={"removed": str(locked.public_id)},
+        )
+    return locked
+
+
+# One sample per connection per this many seconds is kept: a technical log, not a stream.
+QUALITY_EVERY = datetime.timedelta(seconds=10)
+
+
+def record_quality(attendance: Attendance, peer: str, fields: dict[str, Any], at: datetime.datetime) -> bool:
+    """Keep a connection-quality sample (no media), at most one per peer per
+    QUALITY_EVERY. Whether it was kept."""
+    recent = QualitySample.objects.filter(attendance=attendance, peer=peer, at__gt=at - QUALITY_EVERY).exists()
+    if recent:
+        return False
+    QualitySample.objects.create(
+        attendance=attendance,
+        peer=peer,
+        at=at,
+        rtt_ms=fields.get("rtt_ms"),
+        loss=fields.get("loss"),
+        width=fields.get("width"),
+        height=fields.get("height"),
+        fps=fields.get("fps"),
+    )
+    return True
 
 
 @dataclass(frozen=True)

@@ -97,3 +97,13 @@ def test_patient_link_tokens_never_reach_the_logs() -> None:
     assert "Zk3_secret-Token9" not in JsonFormatter().format(record)
     socket = logging.makeLogRecord({"msg": "WebSocket /ws/video/join/Zk3_secret-Token9/ [127.0.0.1]"})
     assert "Zk3_secret-Token9" not in JsonFormatter().format(socket)
+
+
+@pytest.mark.django_db
+def test_the_appointment_page_leads_into_the_room(cast: Cast) -> None:
+    visit = _visit(cast)
+    page = sign_in(Client(), cast.prescriber).get(reverse("scheduling:appointment", args=[visit.public_id]))
+    text = page.content.decode()
+    assert "Join the video visit" in text and reverse("video:patient_link", args=[visit.public_id]) in text
+    other = sign_in(Client(), cast.therapist).get(reverse("scheduling:appointment", args=[visit.public_id]))
+    assert "Join the video visit" not in other.content.decode()  # not a participant

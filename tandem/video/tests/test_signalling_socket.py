@@ -160,3 +160,37 @@ def test_people_who_do_not_belong_are_refused(cast: Cast) -> None:
 
     run(scenario)
     assert old_link.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_quality_is_logged_and_a_removed_participant_is_disconnected(cast: Cast) -> None:
+    from tandem.video.models import QualitySample
+
+    visit = _visit(cast)
+    _link, token = services.issue_patient_link(actor=cast.therapist, appointment=visit, meta=META)
+    clinician_client = sign_in(Client(), cast.prescriber)
+
+    async def scenario() -> None:
+        clinician = _socket(f"/ws/video/{visit.public_id}/", CLINICIAN_DEVICE, clinician_client)
+        patient = _socket(f"/ws/video/join/{token}/", PATIENT_DEVICE)
+        assert (await clinician.connect(timeout=WAIT))[0]
+        welcome = await _until(clinician, "welcome")
+        assert (await patient.connect(timeout=WAIT))[0]
+        hello = await _until(patient, "welcome")
+        await clinician.send_to(text_data=json.dumps({"type": "admit", "participant": hello["you"]}))
+        await _until(patient, "admitted")
+        sample = {"type": "quality", "to": welcome["you"], "rtt_ms": 42.5, "loss": 0.01, "width": 640, "height": 480}
+        await patient.send_to(text_data=json.dumps({**sample, "fps": 20}))
+        await patient.send_to(text_data=json.dumps({**sample, "fps": 19}))  # within 10 s: not kept
+        await patient.send_to(text_data=json.dumps({"type": "ping"}))
+        await _until(patient, "pong")
+        await clinician.send_to(text_data=json.dumps({"type": "remove", "participant": hello["you"]}))
+        assert await _closed(patient) == 4410
+        again = _socket(f"/ws/video/join/{token}/", PATIENT_DEVICE)
+        connected, code = await again.connect(timeout=WAIT)
+        assert not connected and code == 4403
+        await clinician.disconnect()
+
+    run(scenario)
+    [kept] = QualitySample.objects.all()
+    assert (kept.rtt_ms, kept.loss, kept.width, kept.height, kept.fps) == (42.5, 0.01, 640, 480, 20)

@@ -153,9 +153,12 @@
     return null;
   }
 
+  var inRoom = document.getElementById("in-room-list");
+
   function roster(list) {
     var present = {};
     waiting.textContent = "";
+    if (inRoom) { inRoom.textContent = ""; }
     list.forEach(function (person) {
       present[person.id] = true;
       if (person.id === me) { return; }
@@ -169,8 +172,19 @@
         admit.addEventListener("click", function () { send({ type: "admit", participant: person.id }); });
         li.appendChild(admit);
         waiting.appendChild(li);
-      } else if (state === "admitted" && localStream) {
-        peer(person.id, person.name);
+      } else {
+        if (inRoom && root.dataset.role === "clinician") {
+          var item = document.createElement("li");
+          item.textContent = person.name + " ";
+          var out = document.createElement("button");
+          out.type = "button";
+          out.className = "secondary";
+          out.textContent = "Remove " + person.name;
+          out.addEventListener("click", function () { send({ type: "remove", participant: person.id }); });
+          item.appendChild(out);
+          inRoom.appendChild(item);
+        }
+        if (state === "admitted" && localStream) { peer(person.id, person.name); }
       }
     });
     Object.keys(peers).forEach(function (id) { if (!present[id]) { drop(id); } });
@@ -220,6 +234,30 @@
     event.currentTarget.textContent = track.enabled ? "Camera off" : "Camera on";
   });
   document.getElementById("retry").addEventListener("click", function () { window.location.reload(); });
+
+  // Every 15 seconds, each connection's quality goes to the technical log:
+  // round-trip time, loss, resolution and frame rate. No media, no content.
+  window.setInterval(function () {
+    Object.keys(peers).forEach(function (id) {
+      peers[id].pc.getStats().then(function (report) {
+        var sample = { type: "quality", to: id };
+        report.forEach(function (stat) {
+          if (stat.type === "candidate-pair" && stat.nominated && typeof stat.currentRoundTripTime === "number") {
+            sample.rtt_ms = Math.min(60000, stat.currentRoundTripTime * 1000);
+          }
+          if (stat.type === "inbound-rtp" && stat.kind === "video") {
+            var received = stat.packetsReceived || 0;
+            var lost = Math.max(0, stat.packetsLost || 0);
+            if (received + lost > 0) { sample.loss = lost / (received + lost); }
+            if (stat.frameWidth) { sample.width = stat.frameWidth; }
+            if (stat.frameHeight) { sample.height = stat.frameHeight; }
+            if (typeof stat.framesPerSecond === "number") { sample.fps = Math.min(240, stat.framesPerSecond); }
+          }
+        });
+        send(sample);
+      }).catch(function () {});
+    });
+  }, 15000);
 
   // For the pre-call check and the browser tests: frames decoded from every
   // other participant, read from each connection's statistics.
