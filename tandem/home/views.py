@@ -10,8 +10,10 @@ from django.views.decorators.http import require_GET
 from tandem.access import policy
 from tandem.accounts.models import User
 from tandem.messaging.services import unread_for
+from tandem.organizations.models import CLINICAL_ROLES
 from tandem.patients import selectors as patient_selectors
 from tandem.referrals.selectors import tasks as referral_tasks
+from tandem.video.services import waiting_for
 
 
 @require_GET
@@ -32,6 +34,8 @@ def today(request: HttpRequest) -> HttpResponse:
         "appointments": [],
         "tasks": [],
         "referral_tasks": referral_tasks(request.user),
+        "is_clinician": bool(st.orgs_with(CLINICAL_ROLES)),
+        "waiting": waiting_for(request.user) if isinstance(request.user, User) else [],
         "alerts": unread_for(request.user) if isinstance(request.user, User) else [],
         "admin_orgs": policy.administered_organizations(request.user),
     }

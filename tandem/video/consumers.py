@@ -20,7 +20,7 @@ from django.http import Http404
 
 from tandem.access import policy
 from tandem.accounts.services import session_state
-from tandem.accounts.sessions import session_group
+from tandem.accounts.sessions import session_group, user_group
 from tandem.audit import services as audit
 from tandem.video import services, signalling, turn
 from tandem.video.models import Attendance, AttendanceState, Role, Room
@@ -63,6 +63,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self.accept()
         await self.send_json(await self._welcome())
         await self._broadcast_roster()
+        await self._tell_clinicians()
 
     def _query(self, name: str) -> str:
         from urllib.parse import parse_qs
@@ -129,6 +130,17 @@ class RoomConsumer(AsyncWebsocketConsumer):
             out.append({"id": str(a.public_id), "name": name, "role": a.role, "state": a.state})
         return out
 
+    async def _tell_clinicians(self) -> None:
+        """The appointment's clinicians see the waiting room on their "today"
+        page: a cue to refresh it, with no health information."""
+        for user_id in await self._clinician_ids():
+            await self.channel_layer.group_send(user_group(user_id), {"type": "live.event", "event": {"kind": "video"}})
+
+    @database_sync_to_async
+    def _clinician_ids(self) -> list[int]:
+        assert self.room is not None
+        return list(self.room.appointment.participants.values_list("user_id", flat=True))
+
     async def _broadcast_roster(self) -> None:
         assert self.room is not None
         await self.channel_layer.group_send(room_group(self.room), {"type": "video.roster"})
@@ -178,6 +190,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             if admitted is not None:
                 await self.channel_layer.group_send(attendance_group(admitted), {"type": "video.admitted"})
                 await self._broadcast_roster()
+                await self._tell_clinicians()
         elif kind == "remove" and self.attendance.role == Role.CLINICIAN:
             removed = await self._decide(str(fields["participant"]), services.remove)
             if removed is not None:
@@ -250,6 +263,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_discard(session_group(self.session_key), self.channel_name)
         await database_sync_to_async(services.leave)(self.attendance)
         await self._broadcast_roster()
+        await self._tell_clinicians()
 
 
 def _is_uuid(value: str) -> bool:

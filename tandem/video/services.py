@@ -273,3 +273,17 @@ def visit_duration(room: Room, at: datetime.datetime | None = None) -> Duration:
         if present >= 2 and first is None:
             first = when
     return Duration(first, last, round(together))
+
+
+def waiting_for(user: User) -> list[Attendance]:
+    """People in the waiting rooms of this clinician's video visits, now."""
+    return list(
+        Attendance.objects.filter(
+            state=AttendanceState.WAITING,
+            presences__left_at__isnull=True,
+            room__appointment__participants__user=user,
+        )
+        .select_related("room__appointment__patient")
+        .distinct()
+        .order_by("created_at")
+    )

@@ -58,13 +58,18 @@ def test_a_two_party_call_between_the_prescriber_and_the_patients_link(
     Participant.objects.create(appointment=visit, user=cast.prescriber, starts_at=start, ends_at=visit.ends_at)
     _link, token = issue_patient_link(actor=cast.prescriber, appointment=visit, meta=SYSTEM)
 
-    prescriber, patient = asgi_pages(), asgi_pages()
+    today, prescriber, patient = asgi_pages(), asgi_pages(), asgi_pages()
+    sign_in(today, cast.prescriber)
+    expect(today.locator("#video-waiting")).to_contain_text("Nobody is waiting for you.")
+    today.wait_for_function("() => document.body.dataset.liveState === 'open'")
     sign_in(prescriber, cast.prescriber)
     prescriber.goto(f"/appointments/{visit.public_id}/video/")
     expect(prescriber.get_by_role("heading", name="Video visit", level=1)).to_be_visible()
 
     patient.goto(f"/video/join/{token}/")
     expect(patient.locator("#room-status")).to_have_text("Waiting for your clinician to let you in…")
+    # The prescriber's "today" page, open elsewhere, shows who is waiting without a reload.
+    expect(today.locator("#video-waiting")).to_contain_text(f"{cast.patient.display_name} is waiting")
 
     prescriber.get_by_role("button", name=re.compile(r"^Let .+ in$")).click()
     _sees_the_other(prescriber)

@@ -61,7 +61,7 @@
   // or cancelled arrives as a notification) fetch themselves again in place:
   // each such region carries data-live-refresh and an htmx request triggered
   // by "tandem:refresh". The event carries no health information, only a cue.
-  var REFRESHING_KINDS = ["notification", "appointments"];
+  var REFRESHING_KINDS = ["notification", "appointments", "video"];
   function refreshLiveRegions() {
     if (!window.htmx) { return; }
     document.querySelectorAll("[data-live-refresh]").forEach(function (region) {
