@@ -259,6 +259,19 @@ def claim_next(now: datetime.datetime, worker: str, tried: set[int]) -> Claim | 
     return Claim(row, appointment, send=True)
 
 
+def _video_link(appointment: Appointment) -> str:
+    """For a video visit, a fresh link to its room (earlier ones keep working)."""
+    from django.urls import reverse
+
+    from tandem.access.policy import VIDEO_MODALITIES
+    from tandem.video.services import issue_patient_link
+
+    if appointment.modality not in VIDEO_MODALITIES:
+        return ""
+    _link, token = issue_patient_link(actor=None, appointment=appointment, meta=audit.SYSTEM, replace=False)
+    return settings.SITE_URL.rstrip("/") + reverse("video:patient", args=[token])
+
+
 def deliver(reminder: Reminder, appointment: Appointment) -> None:
     """Hand one reminder to the mail backend or the SMS provider. Raises if it could not."""
     patient = appointment.patient
@@ -269,6 +282,7 @@ def deliver(reminder: Reminder, appointment: Appointment) -> None:
         zone=patient.timezone,
         modality=appointment.modality,
         language=patient.preferred_language,
+        link=_video_link(appointment),
     )
     if reminder.channel == Channel.SMS:
         send_sms(patient.phone, words.sms)

@@ -56,30 +56,41 @@ def local_when(starts_at: datetime.datetime, zone: str, language: str = "en") ->
     return f"{local:%A}, {local:%B} {local.day} at {_clock(local, 'AM', 'PM')} {abbreviation}"
 
 
-def compose(*, practice: str, starts_at: datetime.datetime, zone: str, modality: str, language: str) -> Wording:
-    """The subject, email body and text message for one reminder."""
+def compose(
+    *, practice: str, starts_at: datetime.datetime, zone: str, modality: str, language: str, link: str = ""
+) -> Wording:
+    """The subject, email body and text message for one reminder. A video
+    visit's reminder carries the patient's link to the room."""
     if language == "es":
         visit = "videoconsulta" if modality in VIDEO else "cita"
         when = local_when(starts_at, zone, "es")
+        join = f"Entre a la videoconsulta con este enlace (se abre 15 minutos antes): {link}\n\n" if link else ""
         return Wording(
             subject=f"Recordatorio de su cita con {practice}",
             email=(
                 "Hola:\n\n"
                 f"Le recordamos su {visit} con {practice} el {when}.\n\n"
+                f"{join}"
                 f"Si necesita cambiarla o cancelarla, comuníquese con {practice}.\n\n"
                 f"Para dejar de recibir estos recordatorios por correo electrónico, comuníquese con {practice}.\n"
             ),
-            sms=f"{practice}: le recordamos su {visit} el {when}. Responda STOP para no recibir más recordatorios.",
+            sms=f"{practice}: le recordamos su {visit} el {when}."
+            + (f" Enlace: {link}" if link else "")
+            + " Responda STOP para no recibir más recordatorios.",
         )
     visit = "video visit" if modality in VIDEO else "visit"
     when = local_when(starts_at, zone)
+    join = f"Join your video visit from this link (it opens 15 minutes before): {link}\n\n" if link else ""
     return Wording(
         subject=f"Reminder of your appointment with {practice}",
         email=(
             "Hello,\n\n"
             f"This is a reminder of your {visit} with {practice} on {when}.\n\n"
+            f"{join}"
             f"If you need to change or cancel it, please contact {practice}.\n\n"
             f"To stop these email reminders, contact {practice}.\n"
         ),
-        sms=f"{practice}: reminder of your {visit} on {when}. Reply STOP to opt out.",
+        sms=f"{practice}: reminder of your {visit} on {when}."
+        + (f" Join: {link}" if link else "")
+        + " Reply STOP to opt out.",
     )

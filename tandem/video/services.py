@@ -35,10 +35,17 @@ def room_for(appointment: Appointment) -> Room:
 
 
 def issue_patient_link(
-    *, actor: User, appointment: Appointment, meta: audit.RequestMeta, needs_date_of_birth: bool = False
+    *,
+    actor: User | None,
+    appointment: Appointment,
+    meta: audit.RequestMeta,
+    needs_date_of_birth: bool = False,
+    replace: bool = True,
 ) -> tuple[PatientLink, str]:
-    """A new link for the patient; any earlier one stops working. It expires
-    when the room closes. Returns the row and the token (shown or sent once)."""
+    """A new link for the patient. It expires when the room closes. A link
+    made by a clinician replaces the earlier ones; the links reminders carry
+    (``replace=False``, made by Tandem) keep each other working. Returns the
+    row and the token, which is shown or sent once and never kept."""
     if appointment.patient is None or appointment.modality not in policy.VIDEO_MODALITIES:
         raise RoomRefused("Only a video visit with a patient has a patient link.")
     token = tokens.new_token()
@@ -46,12 +53,16 @@ def issue_patient_link(
     with transaction.atomic():
         room = room_for(appointment)
         now = timezone.now()
-        PatientLink.objects.filter(room=room, revoked_at__isnull=True).update(revoked_at=now)
+        if replace:
+            PatientLink.objects.filter(room=room, revoked_at__isnull=True).update(revoked_at=now)
+        earlier = PatientLink.objects.filter(room=room).order_by("-created_at").first()
         link = PatientLink.objects.create(
             room=room,
             token_hash=tokens.token_hash(token),
             expires_at=closes,
-            needs_date_of_birth=needs_date_of_birth,
+            # A reminder's link asks for the date of birth when the clinician's link did.
+            needs_date_of_birth=needs_date_of_birth
+            or (not replace and earlier is not None and earlier.needs_date_of_birth),
         )
         audit.record(
             actor=actor,
@@ -61,7 +72,7 @@ def issue_patient_link(
             patient_id=appointment.patient.public_id,
             target_type="video_link",
             target_id=link.public_id,
-            detail={"date_of_birth_check": needs_date_of_birth},
+            detail={"date_of_birth_check": link.needs_date_of_birth, "replaces": replace},
         )
     return link, token
 

@@ -72,7 +72,24 @@ def test_no_clinical_detail_and_no_names_only_the_practice_and_the_local_time(ca
         assert "video visit" in words
     assert "Reply STOP to opt out." in text
     assert "To stop these email reminders, contact Riverbend Counseling." in email
-    assert len(text) <= 160  # one SMS segment
+    # One SMS segment without a link; a video visit's link makes it two (306 characters).
+    assert len(text) <= 306 and len(text.split(" Join: ")[0]) <= 160
+
+
+@pytest.mark.django_db
+def test_a_video_visits_reminder_carries_a_link_to_its_own_room(cast: Cast) -> None:
+    import re
+
+    from tandem.access import policy
+
+    reachable(cast)
+    start = datetime.datetime(2026, 3, 9, 17, tzinfo=UTC)
+    _subject, email, text = sent_words(cast, start, start - 2 * H)
+    tokens = {m for words in (email, text) for m in re.findall(r"/video/join/([A-Za-z0-9_-]+)/", words)}
+    assert len(tokens) == 2  # one link per message; both keep working
+    for token in tokens:
+        link = policy.patient_link_for(token)
+        assert link.room.appointment.starts_at == start and link.revoked_at is None
 
 
 @pytest.mark.django_db
