@@ -198,6 +198,12 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 await self._broadcast_roster()
         elif kind == "quality":
             await self._quality(dict(fields))
+        elif (
+            kind == "room_mode"
+            and self.attendance.role == Role.CLINICIAN
+            and await self._room_mode(bool(fields["with_patient"]))
+        ):
+            await self._broadcast_roster()
 
     @database_sync_to_async
     def _state(self) -> str:
@@ -228,6 +234,17 @@ class RoomConsumer(AsyncWebsocketConsumer):
         except services.RoomRefused:
             return None
         return int(target.pk)
+
+    @database_sync_to_async
+    def _room_mode(self, with_patient: bool) -> bool:
+        assert self.attendance is not None and self.room is not None and self.attendance.user is not None
+        try:
+            services.set_room_mode(
+                actor=self.attendance.user, room=self.room, with_patient=with_patient, meta=self.meta
+            )
+        except services.RoomRefused:
+            return False
+        return True
 
     @database_sync_to_async
     def _quality(self, fields: dict[str, Any]) -> None:

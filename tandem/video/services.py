@@ -225,6 +225,34 @@ def remove(*, actor: User, attendance: Attendance, meta: audit.RequestMeta) -> A
     return locked
 
 
+def set_room_mode(*, actor: User, room: Room, with_patient: bool, meta: audit.RequestMeta) -> Room:
+    """A clinician in the room marks that the patient is with them, sharing
+    their device (or no longer is). The room then shows both names on it."""
+    with transaction.atomic():
+        locked = Room.objects.select_for_update(of=("self",)).select_related("appointment__patient").get(pk=room.pk)
+        if not Attendance.objects.filter(
+            room=locked, user=actor, role=Role.CLINICIAN, state=AttendanceState.ADMITTED
+        ).exists():
+            raise RoomRefused("Only a clinician in the room says the patient is with them.")
+        if with_patient:
+            locked.patient_with = actor
+        elif locked.patient_with_id == actor.pk:
+            locked.patient_with = None
+        locked.save(update_fields=["patient_with"])
+        patient = locked.appointment.patient
+        audit.record(
+            actor=actor,
+            action=Action.UPDATE,
+            purpose=TREATMENT,
+            meta=meta,
+            patient_id=patient.public_id if patient else None,
+            target_type="video_room",
+            target_id=locked.public_id,
+            detail={"patient_with_clinician": with_patient},
+        )
+    return locked
+
+
 # One sample per connection per this many seconds is kept: a technical log, not a stream.
 QUALITY_EVERY = datetime.timedelta(seconds=10)
 

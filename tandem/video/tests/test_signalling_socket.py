@@ -194,3 +194,28 @@ def test_quality_is_logged_and_a_removed_participant_is_disconnected(cast: Cast)
     run(scenario)
     [kept] = QualitySample.objects.all()
     assert (kept.rtt_ms, kept.loss, kept.width, kept.height, kept.fps) == (42.5, 0.01, 640, 480, 20)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_room_mode_shows_both_names_on_the_clinicians_device(cast: Cast) -> None:
+    visit = _visit(cast)
+    client = sign_in(Client(), cast.prescriber)
+
+    async def scenario() -> None:
+        clinician = _socket(f"/ws/video/{visit.public_id}/", CLINICIAN_DEVICE, client)
+        assert (await clinician.connect(timeout=WAIT))[0]
+        await _until(clinician, "welcome")
+        await clinician.send_to(text_data=json.dumps({"type": "room_mode", "with_patient": True}))
+        while True:
+            roster = await _until(clinician, "roster")
+            names = [p["name"] for p in roster["participants"]]  # type: ignore[union-attr]
+            if names == ["Priya Raman, MD with Avery"]:
+                break
+        await clinician.send_to(text_data=json.dumps({"type": "room_mode", "with_patient": False}))
+        while True:
+            roster = await _until(clinician, "roster")
+            if [p["name"] for p in roster["participants"]] == ["Priya Raman, MD"]:  # type: ignore[union-attr]
+                break
+        await clinician.disconnect()
+
+    run(scenario)

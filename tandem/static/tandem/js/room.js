@@ -233,6 +233,10 @@
     event.currentTarget.setAttribute("aria-pressed", String(!track.enabled));
     event.currentTarget.textContent = track.enabled ? "Camera off" : "Camera on";
   });
+  var roomMode = document.getElementById("room-mode");
+  if (roomMode) {
+    roomMode.addEventListener("change", function () { send({ type: "room_mode", with_patient: roomMode.checked }); });
+  }
   document.getElementById("retry").addEventListener("click", function () { window.location.reload(); });
 
   // Every 15 seconds, each connection's quality goes to the technical log:
