@@ -146,7 +146,24 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_send(room_group(self.room), {"type": "video.roster"})
 
     async def video_roster(self, event: dict[str, Any]) -> None:
-        await self.send_json({"type": "roster", "participants": await self._roster()})
+        participants = await self._roster()
+        message: dict[str, Any] = {"type": "roster", "participants": participants}
+        assert self.attendance is not None
+        if self.attendance.role == Role.CLINICIAN:
+            # The patient is marked as sitting with a clinician, yet a patient
+            # device is in the call too: two devices in one room echo.
+            with_patient = await self._patient_with()
+            message["echo"] = (
+                [p["id"] for p in participants if p["role"] == Role.PATIENT and p["state"] == AttendanceState.ADMITTED]
+                if with_patient
+                else []
+            )
+        await self.send_json(message)
+
+    @database_sync_to_async
+    def _patient_with(self) -> bool:
+        assert self.room is not None
+        return Room.objects.filter(pk=self.room.pk, patient_with__isnull=False).exists()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         raw = text_data if text_data is not None else (bytes_data or b"")
@@ -198,6 +215,10 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 await self._broadcast_roster()
         elif kind == "quality":
             await self._quality(dict(fields))
+        elif kind == "mute_device" and self.attendance.role == Role.CLINICIAN:
+            target = await self._admitted_peer(str(fields["participant"]))
+            if target is not None:
+                await self.channel_layer.group_send(attendance_group(target), {"type": "video.mute"})
         elif (
             kind == "room_mode"
             and self.attendance.role == Role.CLINICIAN
@@ -264,6 +285,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     async def video_admitted(self, event: dict[str, Any]) -> None:
         await self.send_json({"type": "admitted"})
+
+    async def video_mute(self, event: dict[str, Any]) -> None:
+        await self.send_json({"type": "mute"})
 
     async def video_removed(self, event: dict[str, Any]) -> None:
         await self.close(code=CLOSE_REMOVED)

@@ -219,3 +219,38 @@ def test_room_mode_shows_both_names_on_the_clinicians_device(cast: Cast) -> None
         await clinician.disconnect()
 
     run(scenario)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_second_device_in_room_mode_is_flagged_and_muted_in_one_click(cast: Cast) -> None:
+    visit = _visit(cast)
+    _link, token = services.issue_patient_link(actor=cast.therapist, appointment=visit, meta=META)
+    client = sign_in(Client(), cast.prescriber)
+
+    async def scenario() -> None:
+        clinician = _socket(f"/ws/video/{visit.public_id}/", CLINICIAN_DEVICE, client)
+        assert (await clinician.connect(timeout=WAIT))[0]
+        await _until(clinician, "welcome")
+        await clinician.send_to(text_data=json.dumps({"type": "room_mode", "with_patient": True}))
+        patient = _socket(f"/ws/video/join/{token}/", PATIENT_DEVICE)
+        assert (await patient.connect(timeout=WAIT))[0]
+        hello = await _until(patient, "welcome")
+        await clinician.send_to(text_data=json.dumps({"type": "admit", "participant": hello["you"]}))
+        await _until(patient, "admitted")
+        while True:
+            roster = await _until(clinician, "roster")
+            if roster["echo"] == [hello["you"]]:
+                break
+        await clinician.send_to(text_data=json.dumps({"type": "mute_device", "participant": hello["you"]}))
+        await _until(patient, "mute")
+        # The patient's own device cannot mute anyone.
+        await patient.send_to(text_data=json.dumps({"type": "mute_device", "participant": hello["you"]}))
+        await patient.send_to(text_data=json.dumps({"type": "ping"}))
+        seen = []
+        while not seen or seen[-1] != "pong":
+            seen.append((await patient.receive_json_from(timeout=WAIT))["type"])
+        assert "mute" not in seen
+        await clinician.disconnect()
+        await patient.disconnect()
+
+    run(scenario)

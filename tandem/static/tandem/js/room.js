@@ -130,7 +130,8 @@
       say("Starting the call…", "admitted");
       return media();
     }
-    if (m.type === "roster") { return roster(m.participants); }
+    if (m.type === "roster") { echo(m.echo || [], m.participants); return roster(m.participants); }
+    if (m.type === "mute") { return muteHere(); }
     if (state !== "admitted") { return null; }
     var p = peers[m.from];
     if (!p) { return null; }
@@ -154,6 +155,35 @@
   }
 
   var inRoom = document.getElementById("in-room-list");
+
+  // Two devices in one room echo. A clinician is told, with one click to
+  // silence the other device (its microphone and its speaker).
+  var echoBox = document.getElementById("echo-warning");
+  function echo(ids, list) {
+    if (!echoBox) { return; }
+    echoBox.textContent = "";
+    echoBox.hidden = ids.length === 0;
+    ids.forEach(function (id) {
+      var person = list.filter(function (p) { return p.id === id; })[0];
+      var name = person ? person.name : "another device";
+      var p = document.createElement("p");
+      p.textContent = "A second device (" + name + ") is in the call while the patient is with you: sound may echo. ";
+      var button = document.createElement("button");
+      button.type = "button";
+      button.textContent = "Mute " + name + "'s microphone and speaker";
+      button.addEventListener("click", function () { send({ type: "mute_device", participant: id }); });
+      p.appendChild(button);
+      echoBox.appendChild(p);
+    });
+  }
+
+  function muteHere() {
+    if (localStream) { localStream.getAudioTracks().forEach(function (t) { t.enabled = false; }); }
+    videos.querySelectorAll("video").forEach(function (v) { v.muted = true; });
+    root.dataset.mutedByClinician = "1";
+    say("Your clinician muted this device's microphone and speaker to stop an echo.", "muted");
+    return null;
+  }
 
   function roster(list) {
     var present = {};
