@@ -14,15 +14,9 @@ import base64
 import datetime
 import hashlib
 import hmac
-import os
 import re
-import secrets
-import shutil
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -30,6 +24,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
 from tandem.video import turn
+from tandem.video.testing import Coturn, _coturn_program, running_coturn
 
 SECRET = "correct horse battery staple"
 USER_REF = "3f1c9a2e-7b4d-4e8a-9c1f-0a2b3c4d5e6f"
@@ -179,22 +174,6 @@ START_TIMEOUT = 5.0
 CLIENT_TIMEOUT = 8.0
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in {"", "0", "false", "no"}
-
-
-def _coturn_program(name: str) -> str:
-    """The path of one of coturn's programs. Missing, it fails the test in CI
-    and skips it elsewhere, loudly."""
-    path = shutil.which(name)
-    if path is None:
-        message = f"The TURN test needs Debian's coturn ({name} is not on PATH): run `make test-deps`."
-        if _in_ci():
-            pytest.fail("CI: " + message)
-        pytest.skip(message)
-    return path
-
-
 def test_missing_coturn_fails_in_ci(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setenv("CI", "true")
@@ -205,96 +184,11 @@ def test_missing_coturn_fails_in_ci(monkeypatch: pytest.MonkeyPatch, tmp_path: P
         _coturn_program("turnserver")
 
 
-def _free_port() -> int:
-    """A port free for both UDP and TCP on 127.0.0.1 (coturn listens on both)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            tcp.bind(("127.0.0.1", 0))
-            port = int(tcp.getsockname()[1])
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                try:
-                    udp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-        return port
-    raise RuntimeError("no free port on 127.0.0.1")
-
-
-@dataclass
-class Coturn:
-    port: int
-    secret: str
-    log: Path
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
-
-    def wait_for_log(self, needle: str, timeout: float = 3.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if needle in self.log_text():
-                return True
-            time.sleep(0.05)
-        return needle in self.log_text()
-
-
-def _coturn_command(turnserver: str, port: int, secret: str, tmp: Path) -> list[str]:
-    return [
-        turnserver,
-        "-n",  # no configuration file: only these flags
-        "--listening-ip=127.0.0.1",
-        "--relay-ip=127.0.0.1",
-        f"--listening-port={port}",
-        "--no-rfc5780",  # no second listener on port + 1
-        "--use-auth-secret",
-        f"--static-auth-secret={secret}",
-        "--realm=tandem.test",
-        "--no-cli",
-        "--no-tls",
-        "--no-dtls",
-        "--allow-loopback-peers",  # the relays and peers are all on 127.0.0.1
-        "--log-file=stdout",
-        "--simple-log",
-        f"--pidfile={tmp / 'turnserver.pid'}",
-        f"--userdb={tmp / 'turndb'}",
-    ]
-
-
 @pytest.fixture
 def coturn(tmp_path: Path) -> Iterator[Coturn]:
-    turnserver = _coturn_program("turnserver")
     _coturn_program("turnutils_uclient")
-    tmp = tmp_path / "coturn"
-    tmp.mkdir()
-    server = Coturn(port=_free_port(), secret=secrets.token_urlsafe(24), log=tmp / "turnserver.log")
-    with server.log.open("wb") as log:
-        process = subprocess.Popen(
-            _coturn_command(turnserver, server.port, server.secret, tmp),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=tmp,
-        )
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"turnserver exited with {process.returncode}:\n{server.log_text()}")
-            try:
-                socket.create_connection(("127.0.0.1", server.port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"turnserver did not listen on 127.0.0.1:{server.port}:\n{server.log_text()}")
-                time.sleep(0.05)
+    with running_coturn(tmp_path) as server:
         yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
 
 
 def _allocate(server: Coturn, minted: turn.TurnCredentials) -> tuple[int, str]:
