@@ -232,3 +232,17 @@ class SignIn:
         enter_code(page, self.codes.fresh(user))
         expect(page).to_have_url(TODAY_URL)
         expect(page.get_by_role("heading", name="Today", level=1)).to_be_visible()
+
+
+def wait_until(page: Page, expression: str, timeout_ms: int) -> object:
+    """Evaluate ``expression`` (which may return a promise) until it gives a
+    truthy value, and return it. Playwright's wait_for_function treats a
+    returned promise as already true, so checks that read getStats() need this."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while True:
+        value = page.evaluate(expression)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout_ms} ms: {expression}")
+        page.wait_for_timeout(200)

@@ -13,7 +13,7 @@ import datetime
 import re
 from collections.abc import Callable
 
-from e2e_harness import SignIn
+from e2e_harness import SignIn, wait_until
 from playwright.sync_api import Page, expect
 
 from tandem.audit.services import SYSTEM
@@ -35,9 +35,7 @@ def _sees_the_other(page: Page) -> None:
     page.wait_for_function(
         f"() => document.querySelector('#remote-videos video').currentTime > {before}", timeout=CALL_TIMEOUT_MS
     )
-    page.wait_for_function(
-        "() => window.tandemRoom.framesDecoded().then(f => f.length === 1 && f[0] > 0)", timeout=CALL_TIMEOUT_MS
-    )
+    wait_until(page, "() => window.tandemRoom.framesDecoded().then(f => f.length === 1 && f[0] > 0)", CALL_TIMEOUT_MS)
 
 
 def test_a_two_party_call_between_the_prescriber_and_the_patients_link(

@@ -12,7 +12,7 @@ import datetime
 import re
 from collections.abc import Callable
 
-from e2e_harness import SignIn
+from e2e_harness import SignIn, wait_until
 from playwright.sync_api import Page, expect
 
 from tandem.audit.services import SYSTEM
@@ -67,7 +67,7 @@ def test_a_three_party_call_with_the_patient_in_the_therapists_office(
 
     for page in (office, prescriber, third):
         page.wait_for_function(BOTH_PLAYING, timeout=CALL_TIMEOUT_MS)
-        page.wait_for_function(BOTH_DECODED, timeout=CALL_TIMEOUT_MS)
+        wait_until(page, BOTH_DECODED, CALL_TIMEOUT_MS)
 
     # The patient is marked as in the office, and a patient device joined too:
     # the clinicians are warned of echo, and one click silences that device.

@@ -63,9 +63,13 @@
   }
 
   function peer(id, name) {
-    if (peers[id]) { return peers[id]; }
+    if (peers[id]) {
+      if (name) { peers[id].caption.textContent = name; }
+      return peers[id];
+    }
     var pc = new RTCPeerConnection({ iceServers: iceServers, iceTransportPolicy: root.dataset.relayOnly === "1" ? "relay" : "all" });
-    var p = { pc: pc, polite: me < id, makingOffer: false, ignoreOffer: false, video: tile(id, name), failTimer: null };
+    var video = tile(id, name || "Participant");
+    var p = { pc: pc, polite: me < id, makingOffer: false, ignoreOffer: false, video: video, caption: video.nextSibling, failTimer: null };
     peers[id] = p;
     localStream.getTracks().forEach(function (track) { pc.addTrack(track, localStream); });
     pc.ontrack = function (event) {
@@ -76,6 +80,10 @@
       send({ type: "candidate", to: id, candidate: c ? c.candidate : "", sdpMid: c ? c.sdpMid : null, sdpMLineIndex: c ? c.sdpMLineIndex : null });
     };
     pc.onnegotiationneeded = function () {
+      // The first offer comes from one side only (the impolite one), so two
+      // participants meeting never both offer at once; later changes may come
+      // from either, and perfect negotiation settles any collision.
+      if (p.polite && !pc.remoteDescription) { return; }
       p.makingOffer = true;
       pc.setLocalDescription().then(function () {
         send({ type: "offer", to: id, sdp: pc.localDescription.sdp });
@@ -132,8 +140,10 @@
     }
     if (m.type === "roster") { echo(m.echo || [], m.participants); return roster(m.participants); }
     if (m.type === "mute") { return muteHere(); }
-    if (state !== "admitted") { return null; }
-    var p = peers[m.from];
+    if (state !== "admitted" || !localStream) { return null; }
+    // The server relays only from admitted participants of this room: a
+    // message may come before the roster that names its sender.
+    var p = peers[m.from] || (m.from ? peer(m.from, "") : null);
     if (!p) { return null; }
     if (m.type === "offer" || m.type === "answer") {
       var collision = m.type === "offer" && (p.makingOffer || p.pc.signalingState !== "stable");
