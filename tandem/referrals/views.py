@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from typing import Any
 
@@ -290,7 +291,7 @@ def _offer(actor: User, referral: Referral, prescriber_id: int, starts_at: Any, 
     )
     if choice is None:
         raise services.TransitionRefused("That opening is no longer available. Choose another.")
-    choice = services.matching.Offer(**{**choice.__dict__, "starts_at": starts_at})
+    choice = dataclasses.replace(choice, starts_at=starts_at)
     try:
         services.offer(referral=referral, choice=choice, meta=meta, actor=actor)
     except IntegrityError as exc:

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from tandem.access import policy
 from tandem.accounts.models import User
 from tandem.audit import services as audit
+from tandem.audit.models import Action
 from tandem.video import services
 
 
@@ -41,7 +42,7 @@ def room(request: HttpRequest, appointment_id: str) -> HttpResponse:
     if door == "open":
         audit.record(
             actor=_actor(request),
-            action="view",
+            action=Action.VIEW,
             purpose=services.TREATMENT,
             meta=audit.RequestMeta.from_request(request),
             patient_id=appointment.patient.public_id if appointment.patient else None,
