@@ -245,10 +245,15 @@ TURN_URLS = env_list("TANDEM_TURN_URLS", [])
 TURN_SECRET = env_str("TANDEM_TURN_SECRET", "")
 TURN_TTL_SECONDS = env_int("TANDEM_TURN_TTL_MINUTES", 120, minimum=5, maximum=24 * 60) * 60
 # Who may enter a video room, and when: from this long before the start to this long after the end.
+# Relay every call's media through TURN, so that no participant learns
+# another's network address (a clinician calling from home, for one).
+VIDEO_RELAY_ONLY = env_bool("TANDEM_VIDEO_RELAY_ONLY", False)
 VIDEO_ROOM_OPENS_MINUTES = env_int("TANDEM_VIDEO_ROOM_OPENS_MINUTES", 15, minimum=0, maximum=240)
 VIDEO_ROOM_CLOSES_MINUTES = env_int("TANDEM_VIDEO_ROOM_CLOSES_MINUTES", 60, minimum=0, maximum=24 * 60)
 if TURN_URLS and not TURN_SECRET:
     raise ConfigError("TANDEM_TURN_SECRET must be set when TANDEM_TURN_URLS is")
+if VIDEO_RELAY_ONLY and not TURN_URLS:
+    raise ConfigError("TANDEM_VIDEO_RELAY_ONLY needs a TURN server: set TANDEM_TURN_URLS")
 
 # --- Internationalization ------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -15,6 +15,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 from django.contrib.sessions.backends.db import SessionStore
 from django.http import Http404
 
@@ -109,7 +110,16 @@ class RoomConsumer(AsyncWebsocketConsumer):
             "state": self.attendance.state,
             "role": self.attendance.role,
             "ice_servers": turn.ice_servers(str(self.attendance.public_id)),
+            "ice_transport_policy": "relay" if settings.VIDEO_RELAY_ONLY else "all",
         }
+
+    @database_sync_to_async
+    def _removed(self) -> list[str]:
+        """Who was removed from the room: the others let go of them at once,
+        rather than waiting for them to come back as after a network drop."""
+        assert self.room is not None
+        rows = Attendance.objects.filter(room=self.room, state=AttendanceState.REMOVED)
+        return [str(public_id) for public_id in rows.values_list("public_id", flat=True)]
 
     @database_sync_to_async
     def _roster(self) -> list[dict[str, Any]]:
@@ -147,7 +157,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     async def video_roster(self, event: dict[str, Any]) -> None:
         participants = await self._roster()
-        message: dict[str, Any] = {"type": "roster", "participants": participants}
+        message: dict[str, Any] = {"type": "roster", "participants": participants, "removed": await self._removed()}
         assert self.attendance is not None
         if self.attendance.role == Role.CLINICIAN:
             # The patient is marked as sitting with a clinician, yet a patient

@@ -78,6 +78,7 @@ def _coturn_command(turnserver: str, port: int, secret: str, tmp: Path) -> list[
         "--allow-loopback-peers",  # the relays and peers are all on 127.0.0.1
         "--log-file=stdout",
         "--simple-log",
+        "--verbose",  # one line per request, with its username: what the tests read
         f"--pidfile={tmp / 'turnserver.pid'}",
         f"--userdb={tmp / 'turndb'}",
     ]

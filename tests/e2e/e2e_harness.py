@@ -246,3 +246,65 @@ def wait_until(page: Page, expression: str, timeout_ms: int) -> object:
         if time.monotonic() > deadline:
             raise AssertionError(f"still false after {timeout_ms} ms: {expression}")
         page.wait_for_timeout(200)
+
+
+# --- Video calls ----------------------------------------------------------------------------------
+
+REMOTE_TIMES = "() => Array.from(document.querySelectorAll('#remote-videos video')).map(v => v.currentTime)"
+REMOTE_VIDEOS_PLAYING = """(count) => {
+  const videos = Array.from(document.querySelectorAll('#remote-videos video'));
+  return videos.length === count && videos.every(v => v.videoWidth > 0 && v.currentTime > 0);
+}"""
+
+
+def assert_receiving_video(page: Page, count: int = 1, timeout_ms: int = 30_000) -> None:
+    """The page shows ``count`` remote videos that play: each has a size, its
+    ``currentTime`` advances, and getStats() counts decoded frames from every
+    connection."""
+    page.wait_for_function(REMOTE_VIDEOS_PLAYING, arg=count, timeout=timeout_ms)
+    before = page.evaluate(REMOTE_TIMES)
+    page.wait_for_function(
+        """(before) => Array.from(document.querySelectorAll('#remote-videos video'))
+             .every((v, i) => v.currentTime > before[i])""",
+        arg=before,
+        timeout=timeout_ms,
+    )
+    wait_until(
+        page,
+        f"() => window.tandemRoom.framesDecoded().then(f => f.length === {count} && f.every(n => n > 0))",
+        timeout_ms,
+    )
+
+
+def frames_decoded(page: Page) -> list[int]:
+    """Frames decoded so far from each other participant."""
+    return list(page.evaluate("() => window.tandemRoom.framesDecoded()"))
+
+
+def video_visit(
+    organization: Any,
+    patient: Any,
+    clinicians: list[User],
+    *,
+    kind: str = "med_management",
+    modality: str = "video_home",
+) -> Any:
+    """A video appointment starting in five minutes, its room open, with
+    ``clinicians`` as its participants."""
+    from tandem.scheduling.models import Appointment, Participant
+    from tandem.scheduling.services import ensure_types
+
+    appointment_type = next(t for t in ensure_types(organization) if t.kind == kind)
+    start = minutes_from_now(5)
+    visit = Appointment.objects.create(
+        organization=organization,
+        appointment_type=appointment_type,
+        patient=patient,
+        starts_at=start,
+        ends_at=start + datetime.timedelta(minutes=60),
+        modality=modality,
+        created_by=clinicians[0],
+    )
+    for person in clinicians:
+        Participant.objects.create(appointment=visit, user=person, starts_at=start, ends_at=visit.ends_at)
+    return visit

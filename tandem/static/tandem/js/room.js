@@ -23,9 +23,15 @@
   var me = null;
   var state = "connecting";
   var iceServers = [];
+  var icePolicy = "all";
   var localStream = null;
-  var peers = {};  // participant id -> {pc, polite, makingOffer, ignoreOffer, video, queue, failTimer}
+  var screenTrack = null;  // while this participant shares their screen
+  var peers = {};  // participant id -> {pc, polite, makingOffer, ignoreOffer, video, caption, failTimer, goneTimer}
   var socket = null;
+  var joinedOnce = false;
+  // How long a participant who dropped off the roster (their socket closed,
+  // as on a network change) keeps their connection before it is let go.
+  var GONE_GRACE_MS = 30000;
 
   function say(text, kind) {
     status.textContent = text;
@@ -67,11 +73,18 @@
       if (name) { peers[id].caption.textContent = name; }
       return peers[id];
     }
-    var pc = new RTCPeerConnection({ iceServers: iceServers, iceTransportPolicy: root.dataset.relayOnly === "1" ? "relay" : "all" });
+    var pc = new RTCPeerConnection({ iceServers: iceServers, iceTransportPolicy: icePolicy });
     var video = tile(id, name || "Participant");
-    var p = { pc: pc, polite: me < id, makingOffer: false, ignoreOffer: false, video: video, caption: video.nextSibling, failTimer: null };
+    var p = { pc: pc, polite: me < id, makingOffer: false, ignoreOffer: false, video: video, caption: video.nextSibling, failTimer: null, goneTimer: null };
     peers[id] = p;
-    localStream.getTracks().forEach(function (track) { pc.addTrack(track, localStream); });
+    localStream.getTracks().forEach(function (track) {
+      pc.addTrack(track.kind === "video" && screenTrack ? screenTrack : track, localStream);
+    });
+    if (mediaOf[id]) { showMedia(mediaOf[id]); }
+    // The newcomer learns whether this side is muted or sharing.
+    if (screenTrack || !localStream.getAudioTracks().every(function (t) { return t.enabled; }) || !localStream.getVideoTracks().every(function (t) { return t.enabled; })) {
+      mediaState();
+    }
     pc.ontrack = function (event) {
       if (p.video.srcObject !== event.streams[0]) { p.video.srcObject = event.streams[0]; }
     };
@@ -112,6 +125,8 @@
   function drop(id) {
     var p = peers[id];
     if (!p) { return; }
+    window.clearTimeout(p.goneTimer);
+    window.clearTimeout(p.failTimer);
     p.pc.close();
     var figure = videos.querySelector('[data-peer="' + id + '"]');
     if (figure) { figure.remove(); }
@@ -129,8 +144,11 @@
     if (m.type === "welcome") {
       me = m.you;
       iceServers = m.ice_servers || [];
+      icePolicy = m.ice_transport_policy === "relay" ? "relay" : "all";
       state = m.state;
       say(state === "waiting" ? "Waiting for your clinician to let you in…" : "Starting the call…", state);
+      if (joinedOnce) { recover(); }
+      joinedOnce = true;
       return state === "admitted" ? media() : null;
     }
     if (m.type === "admitted") {
@@ -138,7 +156,8 @@
       say("Starting the call…", "admitted");
       return media();
     }
-    if (m.type === "roster") { echo(m.echo || [], m.participants); return roster(m.participants); }
+    if (m.type === "roster") { echo(m.echo || [], m.participants); return roster(m.participants, m.removed); }
+    if (m.type === "media") { return showMedia(m); }
     if (m.type === "mute") { return muteHere(); }
     if (state !== "admitted" || !localStream) { return null; }
     // The server relays only from admitted participants of this room: a
@@ -162,6 +181,94 @@
       return p.pc.addIceCandidate(init).catch(function (e) { if (!p.ignoreOffer) { throw e; } });
     }
     return null;
+  }
+
+  // Back on the socket after it dropped: any connection that is not up is
+  // restarted (its offer may have been lost while the socket was down).
+  function recover() {
+    Object.keys(peers).forEach(function (id) {
+      var s = peers[id].pc.iceConnectionState;
+      if (s !== "connected" && s !== "completed") { peers[id].pc.restartIce(); }
+    });
+  }
+
+  // Another participant's microphone, camera and screen share, on their tile.
+  var mediaOf = {};  // participant id -> their last media message
+  function showMedia(m) {
+    mediaOf[m.from] = m;
+    var p = peers[m.from];
+    if (!p) { return null; }
+    var figure = p.video.parentNode;
+    figure.dataset.screen = m.screen ? "1" : "";
+    figure.dataset.muted = m.audio ? "" : "1";
+    figure.dataset.cameraOff = m.video ? "" : "1";
+    var notes = [];
+    if (m.screen) { notes.push("sharing their screen"); }
+    if (!m.audio) { notes.push("muted"); }
+    if (!m.video && !m.screen) { notes.push("camera off"); }
+    var note = figure.querySelector(".media-note");
+    if (!note) {
+      note = document.createElement("span");
+      note.className = "media-note";
+      figure.querySelector("figcaption").appendChild(note);
+    }
+    note.textContent = notes.length ? " (" + notes.join(", ") + ")" : "";
+    return null;
+  }
+
+  function mediaState() {
+    var audio = localStream && localStream.getAudioTracks()[0];
+    var video = localStream && localStream.getVideoTracks()[0];
+    send({ type: "media", audio: !!(audio && audio.enabled), video: !!(video && video.enabled), screen: !!screenTrack });
+  }
+
+  // Screen share swaps the video each connection sends (no renegotiation);
+  // stopping it, or the browser's own "Stop sharing", puts the camera back.
+  function videoSenders() {
+    var out = [];
+    Object.keys(peers).forEach(function (id) {
+      peers[id].pc.getSenders().forEach(function (sender) {
+        if (sender.track && sender.track.kind === "video") { out.push(sender); }
+      });
+    });
+    return out;
+  }
+
+  var shareButton = document.getElementById("toggle-screen");
+  function stopSharing() {
+    if (!screenTrack) { return; }
+    var camera = localStream.getVideoTracks()[0];
+    var ended = screenTrack;
+    screenTrack = null;
+    ended.stop();
+    videoSenders().forEach(function (sender) { sender.replaceTrack(camera); });
+    localVideo.srcObject = localStream;
+    shareButton.setAttribute("aria-pressed", "false");
+    shareButton.textContent = "Share screen";
+    mediaState();
+  }
+  function startSharing() {
+    return navigator.mediaDevices.getDisplayMedia({ video: true, audio: false }).then(function (stream) {
+      screenTrack = stream.getVideoTracks()[0];
+      screenTrack.addEventListener("ended", stopSharing);
+      videoSenders().forEach(function (sender) { sender.replaceTrack(screenTrack); });
+      localVideo.srcObject = stream;
+      shareButton.setAttribute("aria-pressed", "true");
+      shareButton.textContent = "Stop sharing";
+      mediaState();
+    }).catch(function () {
+      say("Screen sharing did not start: it was cancelled or is not allowed here.", root.dataset.state);
+    });
+  }
+  if (shareButton) {
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getDisplayMedia) {
+      shareButton.hidden = true;
+    } else {
+      shareButton.addEventListener("click", function () {
+        if (!localStream) { return; }
+        if (screenTrack) { stopSharing(); } else { startSharing(); }
+      });
+    }
   }
 
   var inRoom = document.getElementById("in-room-list");
@@ -195,7 +302,8 @@
     return null;
   }
 
-  function roster(list) {
+  function roster(list, removed) {
+    (removed || []).forEach(drop);
     var present = {};
     waiting.textContent = "";
     if (inRoom) { inRoom.textContent = ""; }
@@ -227,7 +335,20 @@
         if (state === "admitted" && localStream) { peer(person.id, person.name); }
       }
     });
-    Object.keys(peers).forEach(function (id) { if (!present[id]) { drop(id); } });
+    Object.keys(peers).forEach(function (id) {
+      var p = peers[id];
+      if (present[id]) {
+        window.clearTimeout(p.goneTimer);
+        p.goneTimer = null;
+        p.video.parentNode.dataset.gone = "";
+      } else if (!p.goneTimer) {
+        // Their socket closed: a network change, most often. The connection
+        // is kept for a while, so that when they come back ICE recovers it
+        // instead of both sides starting over.
+        p.video.parentNode.dataset.gone = "1";
+        p.goneTimer = window.setTimeout(function () { drop(id); }, GONE_GRACE_MS);
+      }
+    });
     if (state === "admitted" && localStream && list.length > 0 && Object.keys(peers).length === 0) {
       say("Waiting for the others to join…", "alone");
     }
@@ -264,6 +385,7 @@
     track.enabled = !track.enabled;
     event.currentTarget.setAttribute("aria-pressed", String(!track.enabled));
     event.currentTarget.textContent = track.enabled ? "Mute" : "Unmute";
+    mediaState();
   });
   document.getElementById("toggle-video").addEventListener("click", function (event) {
     if (!localStream) { return; }
@@ -272,6 +394,7 @@
     track.enabled = !track.enabled;
     event.currentTarget.setAttribute("aria-pressed", String(!track.enabled));
     event.currentTarget.textContent = track.enabled ? "Camera off" : "Camera on";
+    mediaState();
   });
   var roomMode = document.getElementById("room-mode");
   if (roomMode) {
@@ -305,17 +428,44 @@
 
   // For the pre-call check and the browser tests: frames decoded from every
   // other participant, read from each connection's statistics.
+  function eachPeerStats(read) {
+    return Promise.all(Object.keys(peers).map(function (id) {
+      return peers[id].pc.getStats().then(read);
+    }));
+  }
+
   window.tandemRoom = {
-    framesDecoded: function () {
-      return Promise.all(Object.keys(peers).map(function (id) {
-        return peers[id].pc.getStats().then(function (report) {
-          var frames = 0;
-          report.forEach(function (stat) {
-            if (stat.type === "inbound-rtp" && stat.kind === "video") { frames += stat.framesDecoded || 0; }
-          });
-          return frames;
+    // The kind of path each connection uses: "host", "srflx", "prflx" or
+    // "relay" at each end of the selected candidate pair.
+    paths: function () {
+      return eachPeerStats(function (report) {
+        var pairId = null;
+        report.forEach(function (stat) {
+          if (stat.type === "transport" && stat.selectedCandidatePairId) { pairId = stat.selectedCandidatePairId; }
         });
-      }));
+        var pair = pairId ? report.get(pairId) : null;
+        if (!pair || pair.state !== "succeeded") { return null; }
+        return { local: report.get(pair.localCandidateId).candidateType, remote: report.get(pair.remoteCandidateId).candidateType };
+      });
+    },
+    // Width and height of the video each connection receives.
+    sizes: function () {
+      return eachPeerStats(function (report) {
+        var size = null;
+        report.forEach(function (stat) {
+          if (stat.type === "inbound-rtp" && stat.kind === "video" && stat.frameWidth) { size = [stat.frameWidth, stat.frameHeight]; }
+        });
+        return size;
+      });
+    },
+    framesDecoded: function () {
+      return eachPeerStats(function (report) {
+        var frames = 0;
+        report.forEach(function (stat) {
+          if (stat.type === "inbound-rtp" && stat.kind === "video") { frames += stat.framesDecoded || 0; }
+        });
+        return frames;
+      });
     }
   };
 
