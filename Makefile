@@ -42,11 +42,13 @@ demo: venv pdf-deps
 	$(DEMO_ENV) $(BIN)/tandem serve --host 127.0.0.1 --port 8000 --with-worker
 
 # Debian's Chromium drives the browser suite (never `playwright install`),
-# coturn relays video, and wrk drives the benchmark.
+# coturn relays video, redis-server links two app servers inside the browser
+# suite's network namespace, and wrk drives the benchmark.
 test-deps: venv pdf-deps
 	@missing=""; \
 	[ -x $(CHROMIUM) ] || missing="$$missing chromium"; \
 	command -v turnserver >/dev/null || missing="$$missing coturn"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v wrk >/dev/null || missing="$$missing wrk"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \

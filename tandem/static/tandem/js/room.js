@@ -104,23 +104,67 @@
     };
     pc.oniceconnectionstatechange = function () {
       var s = pc.iceConnectionState;
-      if (s === "connected" || s === "completed") {
-        window.clearTimeout(p.failTimer);
-        p.failTimer = null;
-        say("Connected", "connected");
-      } else if (s === "disconnected" || s === "failed") {
-        say("Reconnecting…", "reconnecting");
-        pc.restartIce();
-        if (!p.failTimer) {
-          p.failTimer = window.setTimeout(function () {
-            say("The connection could not be restored. Check your network, then try again.", "failed");
-            document.getElementById("retry").hidden = false;
-          }, 60000);
-        }
-      }
+      if (s === "disconnected" || s === "failed") { pc.restartIce(); }
+      refresh();
     };
     return p;
   }
+
+  // A connection is in trouble when ICE has lost its path, or when nothing
+  // has arrived on it for two seconds (ICE itself takes five or more to
+  // notice). Trouble shows at once as "Reconnecting…"; sixty seconds of it
+  // is a failure, with a button to try again.
+  var FAIL_AFTER_MS = 60000;
+  function connected(p) {
+    var s = p.pc.iceConnectionState;
+    return s === "connected" || s === "completed";
+  }
+  function inTrouble(p) {
+    var s = p.pc.iceConnectionState;
+    return s === "disconnected" || s === "failed" || p.stalled;
+  }
+  function refresh() {
+    if (state !== "admitted") { return; }
+    var list = Object.keys(peers).map(function (id) { return peers[id]; });
+    list.forEach(function (p) {
+      if (!inTrouble(p)) {
+        window.clearTimeout(p.failTimer);
+        p.failTimer = null;
+        p.failed = false;
+      } else if (!p.failTimer && !p.failed) {
+        p.failTimer = window.setTimeout(function () { p.failed = true; refresh(); }, FAIL_AFTER_MS);
+      }
+    });
+    if (list.some(function (p) { return p.failed; })) {
+      say("The connection could not be restored. Check your network, then try again.", "failed");
+      document.getElementById("retry").hidden = false;
+    } else if (list.some(inTrouble)) {
+      say("Reconnecting…", "reconnecting");
+    } else if (list.length && list.every(connected) && root.dataset.state !== "muted") {
+      say("Connected", "connected");
+      document.getElementById("retry").hidden = true;
+    }
+  }
+
+  // Once a second: has anything arrived on each connection since last time?
+  window.setInterval(function () {
+    Object.keys(peers).forEach(function (id) {
+      var p = peers[id];
+      p.pc.getStats().then(function (report) {
+        var bytes = 0;
+        report.forEach(function (stat) { if (stat.type === "inbound-rtp") { bytes += stat.bytesReceived || 0; } });
+        var still = bytes > 0 && bytes === p.lastBytes;
+        p.lastBytes = bytes;
+        p.stillSeconds = still ? (p.stillSeconds || 0) + 1 : 0;
+        var stalled = p.stillSeconds >= 2;
+        if (stalled !== !!p.stalled) {
+          p.stalled = stalled;
+          p.video.parentNode.dataset.stalled = stalled ? "1" : "";
+          refresh();
+        }
+      }).catch(function () {});
+    });
+  }, 1000);
 
   function drop(id) {
     var p = peers[id];
