@@ -13,6 +13,7 @@ from tandem.messaging.services import unread_for
 from tandem.organizations.models import CLINICAL_ROLES
 from tandem.patients import selectors as patient_selectors
 from tandem.referrals.selectors import tasks as referral_tasks
+from tandem.scheduling.selectors import agenda_for_day
 from tandem.video.services import waiting_for
 
 
@@ -31,7 +32,7 @@ def today(request: HttpRequest) -> HttpResponse:
         "memberships": st.memberships,
         "caseload": caseload[:10],
         "caseload_count": len(caseload),
-        "appointments": [],
+        "appointments": agenda_for_day(request.user) if isinstance(request.user, User) else [],
         "tasks": [],
         "referral_tasks": referral_tasks(request.user),
         "is_clinician": bool(st.orgs_with(CLINICAL_ROLES)),

@@ -24,6 +24,7 @@ from tandem.patients.forms import CareTeamAddForm, CareTeamEndForm, PatientForm
 from tandem.patients.models import Patient
 from tandem.records.selectors import chart_records
 from tandem.reminders.models import ReminderPreference
+from tandem.scheduling.models import Appointment
 
 PAGE_SIZE = 50
 
@@ -139,6 +140,7 @@ def patient_chart(request: HttpRequest, public_id: str) -> HttpResponse:
         "documents": shown.documents,
         "part2_notice": shown.part2_notice,
         "upcoming": [a for a in appointments if a.ends_at >= timezone.now()],
+        "open_rooms": _open_rooms(request.user, appointments),
         "past": [a for a in appointments if a.ends_at < timezone.now()][::-1][:20],
         "can_book": policy.booking_organization(request.user, patient, team) is not None,
         "reminders": ReminderPreference.objects.filter(patient=patient).first() if can_edit else None,
@@ -157,6 +159,17 @@ def patient_chart(request: HttpRequest, public_id: str) -> HttpResponse:
         "today": today,
     }
     return render(request, "patients/chart.html", context)
+
+
+def _open_rooms(user: object, appointments: list[Appointment]) -> set[int]:
+    """The video visits whose room this viewer may enter now, as a participant."""
+    return {
+        a.pk
+        for a in appointments
+        if a.modality in policy.VIDEO_MODALITIES
+        and any(p.user_id == getattr(user, "pk", None) for p in a.participants.all())
+        and policy.room_door(a) == "open"
+    }
 
 
 @require_http_methods(["GET", "POST"])

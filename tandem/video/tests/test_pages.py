@@ -4,6 +4,7 @@ patient's way in with its clear refusals."""
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 import pytest
 import time_machine
@@ -11,13 +12,18 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from tandem.access.classes import InfoClass
+from tandem.audit.models import AuditEvent
 from tandem.audit.services import RequestMeta
+from tandem.consent.models import Disclosure
+from tandem.records.models import Document
 from tandem.scheduling.models import Appointment, Participant
 from tandem.scheduling.services import ensure_types
-from tandem.test import Cast, sign_in
+from tandem.test import Cast, grant_authorization, page_text, sign_in
 from tandem.video import services
 
 META = RequestMeta(ip_address="127.0.0.1", user_agent="test")
+ROOM_PAGE_BUDGET = 20
 
 
 def _visit(cast: Cast, minutes: int = 5) -> Appointment:
@@ -107,3 +113,67 @@ def test_the_appointment_page_leads_into_the_room(cast: Cast) -> None:
     assert "Join the video visit" in text and reverse("video:patient_link", args=[visit.public_id]) in text
     other = sign_in(Client(), cast.therapist).get(reverse("scheduling:appointment", args=[visit.public_id]))
     assert "Join the video visit" not in other.content.decode()  # not a participant
+
+
+def _record(cast: Cast, info_class: str, title: str, body: str) -> Document:
+    return Document.objects.create(
+        patient=cast.patient,
+        organization=cast.riverbend,
+        author=cast.therapist,
+        info_class=info_class,
+        title=title,
+        body=body,
+        occurred_on=timezone.localdate(),
+    )
+
+
+@pytest.mark.django_db
+def test_the_side_panel_shows_what_consent_shares_and_notes_the_disclosure(
+    cast: Cast, django_assert_max_num_queries: Any
+) -> None:
+    visit = _visit(cast)
+    scores = _record(cast, InfoClass.ASSESSMENTS, "PHQ-9: 14 (moderate)", "Item 9 answered 0.")
+    meds = _record(cast, InfoClass.MEDICATIONS, "Medication list", "Sertraline 50 mg daily")
+    grant_authorization(cast.patient, cast.riverbend, cast.northstar, classes=[InfoClass.MEDICATIONS])
+    client = sign_in(Client(), cast.prescriber)
+    url = reverse("video:room", args=[visit.public_id])
+    with django_assert_max_num_queries(ROOM_PAGE_BUDGET):
+        response = client.get(url)
+    panel = page_text(response)
+    assert "From the chart" in panel
+    # The medication list is shared with Northstar; the scores are not.
+    assert meds.title in panel and "Sertraline 50 mg daily" in panel
+    assert scores.title not in panel and "Item 9" not in panel
+    assert "No scores are recorded yet." in panel
+    assert panel.count("not shared with you under the patient's consent") == 3
+    disclosure = Disclosure.objects.get(patient=cast.patient, recipient_user=cast.prescriber)
+    assert disclosure.source == cast.riverbend and disclosure.classes == [InfoClass.MEDICATIONS]
+    assert disclosure.records == [f"document:{meds.public_id}"]
+    # Exactly one audit event for the page, with the disclosure beside it.
+    assert AuditEvent.objects.filter(target_type="video_room_page", target_id=str(visit.public_id)).count() == 1
+
+
+@pytest.mark.django_db
+def test_the_patients_room_page_has_no_side_panel(cast: Cast) -> None:
+    visit = _visit(cast)
+    _record(cast, InfoClass.MEDICATIONS, "Medication list", "Sertraline 50 mg daily")
+    _link, token = services.issue_patient_link(actor=cast.prescriber, appointment=visit, meta=META)
+    page = Client().get(reverse("video:patient", args=[token])).content.decode()
+    assert "/ws/video/join/" in page and "From the chart" not in page and "Sertraline" not in page
+
+
+@pytest.mark.django_db
+def test_clinicians_enter_from_today_and_from_the_chart(cast: Cast) -> None:
+    visit = _visit(cast)
+    later = _visit(cast, minutes=120)
+    room = reverse("video:room", args=[visit.public_id])
+    prescriber = sign_in(Client(), cast.prescriber)
+    today = page_text(prescriber.get(reverse("home:today")))
+    assert today.count("Join the video visit") == 1 and "by video" in today
+    assert f'href="{room}"' in prescriber.get(reverse("home:today")).content.decode()
+    assert reverse("video:room", args=[later.public_id]) not in prescriber.get(reverse("home:today")).content.decode()
+    chart = prescriber.get(reverse("patients:chart", args=[cast.patient.public_id])).content.decode()
+    assert f'href="{room}"' in chart
+    # The therapist sees the visit on the chart, but is not in it: no way into the room.
+    therapist_chart = sign_in(Client(), cast.therapist).get(reverse("patients:chart", args=[cast.patient.public_id]))
+    assert therapist_chart.status_code == 200 and room not in therapist_chart.content.decode()
