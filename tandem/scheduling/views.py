@@ -21,6 +21,7 @@ from tandem.patients.models import Patient
 from tandem.scheduling import services
 from tandem.scheduling.forms import BookForm, CheckInForm, ReasonForm, RescheduleForm, SearchForm
 from tandem.scheduling.models import Appointment, AppointmentType, Participant, Status
+from tandem.video.selectors import visit_record
 
 TREATMENT = services.TREATMENT
 MAX_SLOTS = 60
@@ -203,6 +204,10 @@ def appointment_detail(request: HttpRequest, appointment_id: str) -> HttpRespons
             initial={"state": appointment.expected_state or (appointment.patient.state if appointment.patient else "")}
         ),
         "started": appointment.starts_at <= timezone.now(),
+        # Join and leave times, real duration and connection quality: for the visit's own clinicians.
+        "visit_record": visit_record(appointment)
+        if takes_part and appointment.modality in policy.VIDEO_MODALITIES
+        else None,
         "shared": grant is not None and grant.crosses,
     }
     return render(request, "scheduling/appointment.html", context)

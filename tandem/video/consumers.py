@@ -29,6 +29,8 @@ from tandem.video.models import Attendance, AttendanceState, Role, Room
 CLOSE_REFUSED = 4403
 CLOSE_SESSION_ENDED = 4401
 CLOSE_REMOVED = 4410
+# Close codes of a socket its page closed on purpose (a tab closed, a reload).
+CLEAN_CLOSE = frozenset({1000, 1001})
 
 
 def room_group(room: Room | int) -> str:
@@ -51,6 +53,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             user_agent=headers.get(b"user-agent", b"").decode(errors="replace")[:256],
         )
         device = self._query("device")
+        self.page = self._query("page")
         try:
             self.room, self.attendance = await self._enter(device)
         except (Http404, services.RoomRefused):
@@ -83,7 +86,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             if link.needs_date_of_birth and (session is None or session.get("video_link_ok") != str(link.public_id)):
                 raise services.RoomRefused("Confirm your date of birth first.")
             room = link.room
-            return room, services.join(room=room, device=device, meta=meta)
+            return room, services.join(room=room, device=device, meta=meta, page=self.page)
         user = self.scope.get("user")
         session = self.scope.get("session")
         if user is None or not user.is_authenticated or session is None or not session.session_key:
@@ -94,7 +97,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.session_key = session.session_key
         appointment = policy.get_video_appointment_for(user, self.scope["url_route"]["kwargs"]["appointment_id"])
         room = services.room_for(appointment)
-        return room, services.join(room=room, device=device, user=user, meta=meta)
+        return room, services.join(room=room, device=device, user=user, meta=meta, page=self.page)
 
     async def send_json(self, content: dict[str, Any]) -> None:
         import json
@@ -129,7 +132,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
         patient = self.room.appointment.patient
         out = []
         for a in rows:
-            if not a.presences.filter(left_at__isnull=True).exists():
+            page = a.presences.filter(left_at__isnull=True).order_by("-joined_at", "-pk").values_list("page", flat=True)
+            if not page:
                 continue
             if a.role == Role.PATIENT:
                 name = patient.first_name if patient else "Patient"
@@ -137,7 +141,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 name = a.user.display_name if a.user else "Clinician"
                 if a.user_id == with_patient and patient is not None:
                     name = f"{name} with {patient.first_name}"
-            out.append({"id": str(a.public_id), "name": name, "role": a.role, "state": a.state})
+            out.append({"id": str(a.public_id), "name": name, "role": a.role, "state": a.state, "page": page[0]})
         return out
 
     async def _tell_clinicians(self) -> None:
@@ -155,7 +159,13 @@ class RoomConsumer(AsyncWebsocketConsumer):
         assert self.room is not None
         await self.channel_layer.group_send(room_group(self.room), {"type": "video.roster"})
 
+    def _waiting(self) -> bool:
+        """In the waiting room: told nothing of the call until admitted."""
+        return self.attendance is not None and self.attendance.state == AttendanceState.WAITING
+
     async def video_roster(self, event: dict[str, Any]) -> None:
+        if self._waiting():
+            return
         participants = await self._roster()
         message: dict[str, Any] = {"type": "roster", "participants": participants, "removed": await self._removed()}
         assert self.attendance is not None
@@ -290,11 +300,17 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     async def video_relay_all(self, event: dict[str, Any]) -> None:
         assert self.attendance is not None
-        if event["message"].get("from") != str(self.attendance.public_id):
+        if not self._waiting() and event["message"].get("from") != str(self.attendance.public_id):
             await self.send_json(event["message"])
 
     async def video_admitted(self, event: dict[str, Any]) -> None:
+        assert self.attendance is not None
+        self.attendance.state = AttendanceState.ADMITTED
         await self.send_json({"type": "admitted"})
+
+    async def video_left(self, event: dict[str, Any]) -> None:
+        if not self._waiting():
+            await self.send_json({"type": "left", "participant": event["participant"]})
 
     async def video_mute(self, event: dict[str, Any]) -> None:
         await self.send_json({"type": "mute"})
@@ -312,7 +328,13 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_discard(attendance_group(self.attendance.pk), self.channel_name)
         if self.session_key:
             await self.channel_layer.group_discard(session_group(self.session_key), self.channel_name)
-        await database_sync_to_async(services.leave)(self.attendance)
+        still_here = await database_sync_to_async(services.leave)(self.attendance, presence=self.attendance.presence)
+        if code in CLEAN_CLOSE and not still_here:
+            # The page closed its socket (a tab closed, a reload): the others
+            # let go of its connection now rather than wait for it to return.
+            await self.channel_layer.group_send(
+                room_group(self.room), {"type": "video.left", "participant": str(self.attendance.public_id)}
+            )
         await self._broadcast_roster()
         await self._tell_clinicians()
 

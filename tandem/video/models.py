@@ -68,6 +68,9 @@ class Attendance(models.Model):
             ),
         ]
 
+    # Set by services.join: the stretch of presence that join began.
+    presence: Presence | None = None
+
     def __str__(self) -> str:
         return f"{self.get_role_display()} in {self.room_id} ({self.state})"
 
@@ -79,6 +82,10 @@ class Presence(models.Model):
     attendance = models.ForeignKey(Attendance, on_delete=models.CASCADE, related_name="presences")
     joined_at = models.DateTimeField(default=dj_timezone.now)
     left_at = models.DateTimeField(null=True, blank=True)
+    # A random id of the page load. A socket that reconnects after a network
+    # drop keeps it, and the others keep their connection to it; a reloaded
+    # page has a new one, and they start a new connection.
+    page = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["joined_at", "id"]

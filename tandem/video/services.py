@@ -22,6 +22,7 @@ from tandem.video.models import Attendance, AttendanceState, PatientLink, Presen
 
 TREATMENT = "treatment"
 DEVICE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+PAGE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 DATE_OF_BIRTH_TRIES = 5
 
 
@@ -106,10 +107,12 @@ def join(
     meta: audit.RequestMeta,
     user: User | None = None,
     at: datetime.datetime | None = None,
+    page: str = "",
 ) -> Attendance:
     """Enter the room, or the waiting room. Clinicians who take part go
     straight in; the patient waits to be admitted. The same device joining
-    again (a page refresh) finds its place, admitted or waiting."""
+    again (a page refresh) finds its place, admitted or waiting. The new
+    stretch of presence is ``attendance.presence``."""
     at = at or timezone.now()
     if not DEVICE.match(device):
         raise RoomRefused("This browser's device key is not valid. Reload the page.")
@@ -142,7 +145,9 @@ def join(
         if attendance.state == AttendanceState.REMOVED:
             raise RoomRefused("You were removed from this visit.")
         Presence.objects.filter(attendance=attendance, left_at__isnull=True).update(left_at=at)
-        Presence.objects.create(attendance=attendance, joined_at=at)
+        attendance.presence = Presence.objects.create(
+            attendance=attendance, joined_at=at, page=page if PAGE.match(page) else ""
+        )
         appointment = room.appointment
         audit.record(
             actor=user,
@@ -157,8 +162,13 @@ def join(
     return attendance
 
 
-def leave(attendance: Attendance, at: datetime.datetime | None = None) -> None:
-    Presence.objects.filter(attendance=attendance, left_at__isnull=True).update(left_at=at or timezone.now())
+def leave(attendance: Attendance, at: datetime.datetime | None = None, *, presence: Presence | None = None) -> bool:
+    """End the attendance's presence (only ``presence``, when given: a socket
+    that closes after its page has reconnected on a new one must not end the
+    new one). Whether the participant is still connected elsewhere."""
+    stretches = Presence.objects.filter(attendance=attendance, left_at__isnull=True)
+    (stretches.filter(pk=presence.pk) if presence is not None else stretches).update(left_at=at or timezone.now())
+    return stretches.exists()
 
 
 def admit(*, actor: User, attendance: Attendance, meta: audit.RequestMeta) -> Attendance:

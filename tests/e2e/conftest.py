@@ -178,6 +178,7 @@ def asgi_pages(
     for page in pages:
         if not page.is_closed():
             flush_csp_reports(page)
+    browser_problems.closing = True
     for context in contexts:
         context.close()
     problems = browser_problems.summary()

@@ -94,6 +94,9 @@ class BrowserProblems:
     page_errors: list[str] = field(default_factory=list)
     csp_violations: list[str] = field(default_factory=list)
     _allowed: list[tuple[int, re.Pattern[str]]] = field(default_factory=list)
+    # Set once the test is over and its pages are being closed: a request
+    # still in flight is aborted then, and htmx logs that as an error.
+    closing: bool = False
 
     def allow_status(self, status: int, url: str | re.Pattern[str]) -> None:
         """Expect ``status`` from a URL ending in ``url`` (or matching the pattern)."""
@@ -101,7 +104,7 @@ class BrowserProblems:
         self._allowed.append((status, pattern))
 
     def on_console(self, message: ConsoleMessage) -> None:
-        if message.type != "error":
+        if message.type != "error" or self.closing:
             return
         url = message.location.get("url", "")
         failed = FAILED_LOAD.match(message.text)

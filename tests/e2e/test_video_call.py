@@ -73,3 +73,12 @@ def test_a_two_party_call_between_the_prescriber_and_the_patients_link(
     _sees_the_other(prescriber)
     _sees_the_other(patient)
     expect(patient.locator("#room-status")).to_have_text("Connected")
+
+    # A reload keeps the patient's place: straight back into the call, no
+    # waiting room, and a fresh connection on both sides.
+    patient.reload()
+    expect(patient.locator("#room-status")).to_have_text("Connected", timeout=CALL_TIMEOUT_MS)
+    expect(prescriber.locator("#remote-videos figure")).to_have_count(1)
+    expect(prescriber.locator("#waiting-list li")).to_have_count(0)
+    _sees_the_other(patient)
+    _sees_the_other(prescriber)

@@ -254,3 +254,74 @@ def test_a_second_device_in_room_mode_is_flagged_and_muted_in_one_click(cast: Ca
         await patient.disconnect()
 
     run(scenario)
+
+
+People = list[dict[str, str]]
+
+
+async def _roster_with(socket: WebsocketCommunicator, check: Callable[[People], bool]) -> People:
+    while True:
+        roster = await _until(socket, "roster")
+        people = roster["participants"]
+        assert isinstance(people, list)
+        if check(people):
+            return people
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_reconnect_keeps_the_place_a_reload_and_a_clean_close_let_go(cast: Cast) -> None:
+    """A socket that drops and comes back from the same page keeps its
+    connection; a reloaded page (a new page id) or a closed tab is let go at
+    once; the waiting room hears nothing of the call."""
+    from tandem.video.models import Presence
+
+    visit = _visit(cast)
+    _link, token = services.issue_patient_link(actor=cast.therapist, appointment=visit, meta=META)
+    client = sign_in(Client(), cast.prescriber)
+    room = f"/ws/video/{visit.public_id}/"
+
+    def patient_socket(page: str) -> WebsocketCommunicator:
+        return _socket(f"/ws/video/join/{token}/", f"{PATIENT_DEVICE}&page={page}")
+
+    async def scenario() -> None:
+        clinician = _socket(room, f"{CLINICIAN_DEVICE}&page=clinicianpage1", client)
+        assert (await clinician.connect(timeout=WAIT))[0]
+        me = (await _until(clinician, "welcome"))["you"]
+        patient = patient_socket("patientpage1")
+        assert (await patient.connect(timeout=WAIT))[0]
+        hello = await _until(patient, "welcome")
+        # The waiting patient gets no roster, however often it changes.
+        await clinician.send_to(text_data=json.dumps({"type": "room_mode", "with_patient": False}))
+        await patient.send_to(text_data=json.dumps({"type": "ping"}))
+        assert (await patient.receive_json_from(timeout=WAIT))["type"] == "pong"
+        await clinician.send_to(text_data=json.dumps({"type": "admit", "participant": hello["you"]}))
+        await _until(patient, "admitted")
+        people = await _roster_with(patient, lambda ps: len(ps) == 2)
+        assert {p["page"] for p in people} == {"clinicianpage1", "patientpage1"}
+
+        # The network drops: the same page reconnects before the old socket is
+        # seen to close. The new stretch of presence survives the old close.
+        again = patient_socket("patientpage1")
+        assert (await again.connect(timeout=WAIT))[0]
+        assert (await _until(again, "welcome"))["you"] == hello["you"]
+        await patient.disconnect(code=1006)
+        people = await _roster_with(clinician, lambda ps: len(ps) == 2)
+        assert any(p["id"] == hello["you"] and p["page"] == "patientpage1" for p in people)
+        assert await Presence.objects.filter(attendance__public_id=hello["you"], left_at__isnull=True).acount() == 1
+
+        # The tab closes: the clinician is told to let go at once.
+        await again.disconnect(code=1001)
+        left = await _until(clinician, "left")
+        assert left == {"type": "left", "participant": hello["you"]}
+        await _roster_with(clinician, lambda ps: [p["id"] for p in ps] == [me])
+
+        # A reload: a new page id on the same place.
+        reloaded = patient_socket("patientpage2")
+        assert (await reloaded.connect(timeout=WAIT))[0]
+        assert (await _until(reloaded, "welcome"))["state"] == "admitted"
+        people = await _roster_with(clinician, lambda ps: len(ps) == 2)
+        assert any(p["id"] == hello["you"] and p["page"] == "patientpage2" for p in people)
+        await reloaded.disconnect()
+        await clinician.disconnect()
+
+    run(scenario)

@@ -16,6 +16,12 @@
     window.localStorage.setItem(deviceKey, device);
   }
 
+  // A new id for each page load: after a reload the others start a new
+  // connection; after a mere socket reconnect they keep the one they have.
+  var pageBytes = new Uint8Array(12);
+  window.crypto.getRandomValues(pageBytes);
+  var pageId = Array.prototype.map.call(pageBytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+
   var status = document.getElementById("room-status");
   var videos = document.getElementById("remote-videos");
   var localVideo = document.getElementById("local-video");
@@ -202,6 +208,7 @@
     }
     if (m.type === "roster") { echo(m.echo || [], m.participants); return roster(m.participants, m.removed); }
     if (m.type === "media") { return showMedia(m); }
+    if (m.type === "left") { drop(m.participant); return null; }
     if (m.type === "mute") { return muteHere(); }
     if (state !== "admitted" || !localStream) { return null; }
     // The server relays only from admitted participants of this room: a
@@ -376,7 +383,9 @@
           item.appendChild(out);
           inRoom.appendChild(item);
         }
-        if (state === "admitted" && localStream) { peer(person.id, person.name); }
+        var known = peers[person.id];
+        if (known && person.page && known.page && known.page !== person.page) { drop(person.id); }
+        if (state === "admitted" && localStream) { peer(person.id, person.name).page = person.page || ""; }
       }
     });
     Object.keys(peers).forEach(function (id) {
@@ -400,7 +409,7 @@
 
   function connect() {
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
-    socket = new WebSocket(scheme + window.location.host + socketPath + "?device=" + device);
+    socket = new WebSocket(scheme + window.location.host + socketPath + "?device=" + device + "&page=" + pageId);
     socket.addEventListener("message", function (event) {
       var message;
       try { message = JSON.parse(event.data); } catch (e) { return; }
