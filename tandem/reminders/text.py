@@ -80,7 +80,7 @@ def compose(
         )
     visit = "video visit" if modality in VIDEO else "visit"
     when = local_when(starts_at, zone)
-    join = f"Join your video visit from this link (it opens 15 minutes before): {link}\n\n" if link else ""
+    join = f"Join your video visit from this link (it opens a few minutes before): {link}\n\n" if link else ""
     return Wording(
         subject=f"Reminder of your appointment with {practice}",
         email=(

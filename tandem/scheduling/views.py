@@ -195,6 +195,7 @@ def appointment_detail(request: HttpRequest, appointment_id: str) -> HttpRespons
         "video_door": policy.room_door(appointment)
         if takes_part and appointment.modality in policy.VIDEO_MODALITIES
         else None,
+        "video_opens": policy.room_window(appointment)[0],
         "patient": appointment.patient,
         "participants": participants,
         "can_change": can_change,

@@ -61,12 +61,12 @@ def visit_record(appointment: Appointment) -> VisitRecord | None:
         .values("attendance")
         .annotate(
             n=Count("pk"),
-            rtt=Avg("rtt_ms"),
-            loss=Avg("loss"),
-            worst=Max("loss"),
-            width=Max("width"),
-            height=Max("height"),
-            fps=Avg("fps"),
+            avg_rtt=Avg("rtt_ms"),
+            avg_loss=Avg("loss"),
+            worst_loss=Max("loss"),
+            max_width=Max("width"),
+            max_height=Max("height"),
+            avg_fps=Avg("fps"),
         )
     }
     patient = appointment.patient
@@ -87,12 +87,12 @@ def visit_record(appointment: Appointment) -> VisitRecord | None:
                 if q is None
                 else Quality(
                     samples=q["n"],
-                    rtt_ms=q["rtt"],
-                    loss_percent=None if q["loss"] is None else 100 * q["loss"],
-                    worst_loss_percent=None if q["worst"] is None else 100 * q["worst"],
-                    width=q["width"],
-                    height=q["height"],
-                    fps=q["fps"],
+                    rtt_ms=q["avg_rtt"],
+                    loss_percent=None if q["avg_loss"] is None else 100 * q["avg_loss"],
+                    worst_loss_percent=None if q["worst_loss"] is None else 100 * q["worst_loss"],
+                    width=q["max_width"],
+                    height=q["max_height"],
+                    fps=q["avg_fps"],
                 ),
             )
         )

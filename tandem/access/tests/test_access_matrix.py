@@ -495,6 +495,10 @@ MATRIX: dict[str, Entry] = {
     "video:room": Entry(kwargs=video_visit, allowed=F({"prescriber"})),
     "video:patient_link": Entry(kwargs=video_visit, method="POST", allowed=F({"prescriber"})),
     "video:patient": Entry(kwargs=video_token, same_for_all=200),
+    # The pre-call check shows and keeps no patient data: every signed-in
+    # person may run it, and the patient's link opens its own.
+    "video:check": Entry(),
+    "video:patient_check": Entry(kwargs=video_token, same_for_all=200),
     "admin:index": Entry(same_for_all=302),
     "admin_login_redirect": Entry(same_for_all=302),
 }

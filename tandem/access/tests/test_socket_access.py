@@ -13,10 +13,12 @@ from tandem.asgi import application
 from tandem.routing import websocket_urlpatterns
 from tandem.test import Cast, sign_in
 
-SOCKETS = {"ws/live/"}
+# The pre-call check's socket is no patient's: any fully signed-in person.
+SOCKETS = {"ws/live/", "ws/video/check/"}
 # A video room's socket admits only that appointment's participants and the
 # holder of its patient link: tandem/video/tests/test_signalling_socket.py.
-VIDEO_SOCKETS = {"ws/video/<str:appointment_id>/", "ws/video/join/<str:token>/"}
+# The check through the patient's link: tandem/video/tests/test_precheck.py.
+VIDEO_SOCKETS = {"ws/video/<str:appointment_id>/", "ws/video/join/<str:token>/", "ws/video/join/<str:token>/check/"}
 
 
 def test_every_socket_route_is_listed_here() -> None:

@@ -4,6 +4,7 @@ patient's way in with its clear refusals."""
 from __future__ import annotations
 
 import datetime
+import html
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ import time_machine
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import strip_tags
 
 from tandem.access.classes import InfoClass
 from tandem.audit.models import AuditEvent
@@ -21,8 +23,17 @@ from tandem.scheduling.models import Appointment, Participant
 from tandem.scheduling.services import ensure_types
 from tandem.test import Cast, grant_authorization, page_text, sign_in
 from tandem.video import services
+from tandem.video.models import Attendance
 
 META = RequestMeta(ip_address="127.0.0.1", user_agent="test")
+
+
+def _words(response: Any) -> str:
+    """The page's text as a reader sees it: tags gone, spaces collapsed."""
+    assert response.status_code == 200
+    return " ".join(html.unescape(strip_tags(response.content.decode())).split())
+
+
 ROOM_PAGE_BUDGET = 20
 
 
@@ -177,3 +188,36 @@ def test_clinicians_enter_from_today_and_from_the_chart(cast: Cast) -> None:
     # The therapist sees the visit on the chart, but is not in it: no way into the room.
     therapist_chart = sign_in(Client(), cast.therapist).get(reverse("patients:chart", args=[cast.patient.public_id]))
     assert therapist_chart.status_code == 200 and room not in therapist_chart.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_appointment_page_keeps_who_joined_the_real_duration_and_quality(cast: Cast) -> None:
+    visit = _visit(cast)
+    room = services.room_for(visit)
+    t0 = visit.starts_at
+    prescriber = services.join(room=room, device="prescriber-device-0001", user=cast.prescriber, meta=META, at=t0)
+    patient = services.join(room=room, device="patient-device-00000001", meta=META, at=t0)
+    services.admit(actor=cast.prescriber, attendance=patient, meta=META)
+    Attendance.objects.filter(pk=patient.pk).update(admitted_at=t0)
+    services.leave(patient, at=t0 + datetime.timedelta(minutes=12))  # a network drop
+    services.join(room=room, device="patient-device-00000001", meta=META, at=t0 + datetime.timedelta(minutes=13))
+    services.leave(patient, at=t0 + datetime.timedelta(minutes=28))
+    services.leave(prescriber, at=t0 + datetime.timedelta(minutes=29))
+    for minute, rtt in ((1, 40.0), (2, 60.0)):
+        services.record_quality(
+            patient,
+            str(prescriber.public_id),
+            {"rtt_ms": rtt, "loss": 0.01 * minute, "width": 640, "height": 480, "fps": 24.0},
+            t0 + datetime.timedelta(minutes=minute),
+        )
+    url = reverse("scheduling:appointment", args=[visit.public_id])
+    page = _words(sign_in(Client(), cast.prescriber).get(url))
+    assert "Real duration 27 min" in page  # 12 + 15 minutes together
+    assert f"{cast.patient.display_name} (patient's link)" in page and cast.prescriber.display_name in page
+    assert "50 ms" in page and "1.5% (worst 2.0%)" in page and "640×480 at 24 fps" in page
+    assert "No quality samples" in page  # the prescriber's browser sent none
+    # The therapist sees the appointment under the patient's consent, but was
+    # not in the call: no technical log.
+    grant_authorization(cast.patient, cast.riverbend, cast.northstar)
+    other = _words(sign_in(Client(), cast.therapist).get(url))
+    assert "Real duration" not in other and "50 ms" not in other
