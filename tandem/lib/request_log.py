@@ -26,8 +26,13 @@ _SECRET_PATHS = re.compile(r"(/sign/|/calendar/feed/|/video/join/)(?!new/|revoke
 _NEVER = {"request"}
 
 
+# A video room's device key holds a participant's place in the room: with the
+# link's token it would skip the waiting room. The page id goes with it.
+_SECRET_QUERY = re.compile(r"([?&](?:device|page)=)[^&\s'\"]+")
+
+
 def redact(text: str) -> str:
-    return _SECRET_PATHS.sub(r"\1[token]", text)
+    return _SECRET_QUERY.sub(r"\1[key]", _SECRET_PATHS.sub(r"\1[token]", text))
 
 
 class JsonFormatter(logging.Formatter):

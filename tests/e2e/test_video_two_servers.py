@@ -113,6 +113,7 @@ def two_servers(asgi_live_server: str, redis_url: str, tmp_path: Path) -> Iterat
         for process, port, log in servers:
             _wait_for_port(port, process, log)
         yield [f"http://127.0.0.1:{port}" for _process, port, _log in servers]
+
     finally:
         for process, _port, _log in servers:
             _stop(process)
@@ -124,6 +125,7 @@ def test_participants_on_two_app_servers_meet_through_redis(
     browser: Browser,
     browser_problems: BrowserProblems,
     sign_in: SignIn,
+    tmp_path: Path,
 ) -> None:
     cast = build_cast()
     visit = video_visit(cast.northstar, cast.patient, [cast.prescriber])
@@ -147,6 +149,10 @@ def test_participants_on_two_app_servers_meet_through_redis(
             assert_receiving_video(page)
         expect(patient.locator("#room-status")).to_have_text("Connected")
         assert prescriber.url.startswith(server_a) and patient.url.startswith(server_b)
+        # Server B logged the patient's socket, with the link's token blanked.
+        log_b = (tmp_path / "server-b.log").read_text(errors="replace")
+        assert "/ws/video/join/[token]/?device=[key]" in log_b
+        assert token not in log_b and token not in (tmp_path / "server-a.log").read_text(errors="replace")
     finally:
         for context in contexts:
             context.close()

@@ -112,8 +112,12 @@ def test_patient_link_tokens_never_reach_the_logs() -> None:
 
     record = logging.makeLogRecord({"msg": "Not Found: /video/join/Zk3_secret-Token9/", "levelname": "WARNING"})
     assert "Zk3_secret-Token9" not in JsonFormatter().format(record)
-    socket = logging.makeLogRecord({"msg": "WebSocket /ws/video/join/Zk3_secret-Token9/ [127.0.0.1]"})
-    assert "Zk3_secret-Token9" not in JsonFormatter().format(socket)
+    socket = logging.makeLogRecord(
+        {"msg": "WebSocket /ws/video/join/Zk3_secret-Token9/?device=Dev1ce-Key-0123456789&page=9f8e7d6c5b4a [accepted]"}
+    )
+    line = JsonFormatter().format(socket)
+    assert "Zk3_secret-Token9" not in line and "Dev1ce-Key-0123456789" not in line and "9f8e7d6c5b4a" not in line
+    assert "/ws/video/join/[token]/?device=[key]&page=[key]" in line
 
 
 @pytest.mark.django_db

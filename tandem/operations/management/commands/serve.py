@@ -37,6 +37,10 @@ class Command(BaseCommand):
                 port=port,
                 workers=workers,
                 log_level="debug" if settings.DEBUG else "info",
+                # uvicorn's own log setup would print every socket's path as
+                # is, and a patient's video link carries its token there: its
+                # loggers go through Django's instead, which blanks secrets.
+                log_config=None,
                 access_log=False,
                 lifespan="off",
             )
