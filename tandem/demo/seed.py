@@ -48,6 +48,7 @@ from tandem.credentials.models import (
 )
 from tandem.demo.referrals import remove_referrals, seed_referrals
 from tandem.demo.schedule import schedule_world
+from tandem.demo.video import seed_video
 from tandem.organizations.models import Membership, Organization, OrganizationKind, Partnership, Role
 from tandem.patients.models import CareTeamMember, CareTeamRole, Language, Patient, Payer, SexAtBirth
 from tandem.records.models import Document, PsychotherapyNote
@@ -968,6 +969,7 @@ def seed() -> dict[str, User]:
         _consent_world(orgs, users, riverbend, team)
         schedule_world(orgs, users, riverbend, lakeside)
         seed_referrals(orgs, users)
+        seed_video(orgs, users)
 
         audit.record(
             actor=None,
