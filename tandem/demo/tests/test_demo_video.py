@@ -38,5 +38,5 @@ def test_the_demo_has_past_video_visits_and_one_open_now() -> None:
     link = text[text.index("/video/join/") :].split()[0]
     page = Client().get(link)
     assert page.status_code == 200 and "/ws/video/join/" in page.content.decode()
-    open_now = [a for a in Appointment.objects.filter(video_room__patient_links__isnull=False).distinct()]
+    open_now = Appointment.objects.filter(video_room__patient_links__isnull=False).distinct()
     assert any(policy.room_door(a) == "open" for a in open_now)
