@@ -101,6 +101,7 @@ bench: test-deps
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 	$(BIN)/python bench/eligibility.py
 	$(BIN)/python bench/referrals.py
+	$(BIN)/python bench/video.py
 
 clean:
 	rm -rf $(VENV) var
