@@ -10,24 +10,19 @@ with their session; anyone removed from the room is disconnected at once.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
-from django.contrib.sessions.backends.db import SessionStore
 from django.http import Http404
 
 from tandem.access import policy
-from tandem.accounts.services import session_state
 from tandem.accounts.sessions import session_group, user_group
 from tandem.audit import services as audit
 from tandem.video import services, signalling, turn
 from tandem.video.models import Attendance, AttendanceState, Role, Room
+from tandem.video.sockets import CLOSE_REFUSED, VideoSocket, clinician_session, patient_link
 
-CLOSE_REFUSED = 4403
-CLOSE_SESSION_ENDED = 4401
 CLOSE_REMOVED = 4410
 # Close codes of a socket its page closed on purpose (a tab closed, a reload).
 CLEAN_CLOSE = frozenset({1000, 1001})
@@ -41,7 +36,7 @@ def attendance_group(attendance_id: int) -> str:
     return f"video.att.{attendance_id}"
 
 
-class RoomConsumer(AsyncWebsocketConsumer):
+class RoomConsumer(VideoSocket):
     attendance: Attendance | None = None
     room: Room | None = None
     session_key: str | None = None
@@ -80,21 +75,10 @@ class RoomConsumer(AsyncWebsocketConsumer):
         meta = self.meta
         token = self.scope["url_route"]["kwargs"].get("token")
         if token is not None:
-            link = policy.patient_link_for(token)
-            services.check_patient_link(link)
-            session = self.scope.get("session")
-            if link.needs_date_of_birth and (session is None or session.get("video_link_ok") != str(link.public_id)):
-                raise services.RoomRefused("Confirm your date of birth first.")
-            room = link.room
+            room = patient_link(self.scope, token).room
             return room, services.join(room=room, device=device, meta=meta, page=self.page)
-        user = self.scope.get("user")
-        session = self.scope.get("session")
-        if user is None or not user.is_authenticated or session is None or not session.session_key:
-            raise Http404("Not found")
-        store = SessionStore(session_key=session.session_key).load()
-        if not store or session_state(store).expired:
-            raise Http404("Not found")
-        self.session_key = session.session_key
+        self.session_key = clinician_session(self.scope)
+        user = self.scope["user"]
         appointment = policy.get_video_appointment_for(user, self.scope["url_route"]["kwargs"]["appointment_id"])
         room = services.room_for(appointment)
         return room, services.join(room=room, device=device, user=user, meta=meta, page=self.page)
@@ -186,16 +170,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
         return Room.objects.filter(pk=self.room.pk, patient_with__isnull=False).exists()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        raw = text_data if text_data is not None else (bytes_data or b"")
-        if not self.limiter.allow(time.monotonic(), len(raw) if isinstance(raw, bytes) else len(raw.encode())):
-            await self.close(code=signalling.CLOSE_FLOODING)
-            return
-        try:
-            message = signalling.parse(raw)
-        except signalling.SignalError as exc:
-            await self.close(code=exc.code)
-            return
-        await self._handle(message)
+        message = await self.read(text_data, bytes_data)
+        if message is not None:
+            await self._handle(message)
 
     async def _handle(self, message: signalling.Message) -> None:
         assert self.attendance is not None and self.room is not None
@@ -317,9 +294,6 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     async def video_removed(self, event: dict[str, Any]) -> None:
         await self.close(code=CLOSE_REMOVED)
-
-    async def session_ended(self, event: dict[str, Any]) -> None:
-        await self.close(code=CLOSE_SESSION_ENDED)
 
     async def disconnect(self, code: int) -> None:
         if self.room is None or self.attendance is None:
