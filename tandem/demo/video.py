@@ -154,8 +154,6 @@ def patient_link_now() -> tuple[Appointment, str] | None:
         starts_at__lte=now + datetime.timedelta(hours=2),
     ).order_by("starts_at"):
         if policy.room_door(visit, now) == "open":
-            _link, token = issue_patient_link(
-                actor=User.objects.get(email=PRESCRIBER), appointment=visit, meta=SYSTEM
-            )
+            _link, token = issue_patient_link(actor=User.objects.get(email=PRESCRIBER), appointment=visit, meta=SYSTEM)
             return visit, token
     return None

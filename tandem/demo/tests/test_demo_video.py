@@ -26,9 +26,7 @@ def test_the_demo_has_past_video_visits_and_one_open_now() -> None:
         assert record is not None and 15 * 60 < record.duration.seconds < 60 * 60
         assert all(a.quality is not None and a.quality.rtt_ms for a in record.attendees)
     # One patient dropped off and came back: two stretches of presence.
-    assert any(
-        Presence.objects.filter(attendance__room=r, attendance__role="patient").count() == 2 for r in past
-    )
+    assert any(Presence.objects.filter(attendance__room=r, attendance__role="patient").count() == 2 for r in past)
     assert QualitySample.objects.count() > 200
 
     out = io.StringIO()
