@@ -59,14 +59,28 @@
 
   // Regions that show what live events report (an appointment booked, moved
   // or cancelled arrives as a notification) fetch themselves again in place:
-  // each such region carries data-live-refresh and an htmx request triggered
-  // by "tandem:refresh". The event carries no health information, only a cue.
+  // each such region carries data-live-refresh="<its page's URL>" and the
+  // hx-select, hx-swap and hx-headers for the request. The event carries no
+  // health information, only a cue. Cues that arrive while a region is
+  // fetching are folded into one more fetch once it is done, rather than
+  // cutting the first one off.
   var REFRESHING_KINDS = ["notification", "appointments", "video"];
+  var refreshing = {};
+  function refreshRegion(region) {
+    var key = region.id;
+    if (refreshing[key]) { refreshing[key] = "again"; return; }
+    refreshing[key] = "busy";
+    function done() {
+      var again = refreshing[key] === "again";
+      delete refreshing[key];
+      var current = document.getElementById(key);
+      if (again && current) { refreshRegion(current); }
+    }
+    window.htmx.ajax("GET", region.dataset.liveRefresh, { source: region, target: region }).then(done, done);
+  }
   function refreshLiveRegions() {
     if (!window.htmx) { return; }
-    document.querySelectorAll("[data-live-refresh]").forEach(function (region) {
-      window.htmx.trigger(region, "tandem:refresh");
-    });
+    document.querySelectorAll("[data-live-refresh]").forEach(refreshRegion);
   }
   document.addEventListener("tandem:live", function (event) {
     var kind = event.detail && event.detail.kind;
