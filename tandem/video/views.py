@@ -89,23 +89,9 @@ def patient(request: HttpRequest, token: str) -> HttpResponse:
         services.check_patient_link(link)
     except services.RoomRefused as exc:
         return render(request, "video/refused.html", {"reason": str(exc)}, status=410)
-    error = ""
-    if link.needs_date_of_birth and request.session.get("video_link_ok") != str(link.public_id):
-        if request.method == "POST":
-            try:
-                given = datetime.date.fromisoformat(request.POST.get("date_of_birth", "")[:10])
-            except ValueError:
-                given = None
-            if services.confirm_date_of_birth(link, given):
-                request.session["video_link_ok"] = str(link.public_id)
-            else:
-                try:
-                    services.check_patient_link(link)
-                except services.RoomRefused as exc:
-                    return render(request, "video/refused.html", {"reason": str(exc)}, status=410)
-                error = "That date does not match. Check it and try again."
-        if request.session.get("video_link_ok") != str(link.public_id):
-            return render(request, "video/date_of_birth.html", {"error": error}, status=400 if error else 200)
+    step = _date_of_birth_step(request, link)
+    if step is not None:
+        return step
     appointment = link.room.appointment
     door = policy.room_door(appointment)
     opens, closes = policy.room_window(appointment)
