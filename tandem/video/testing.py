@@ -28,7 +28,7 @@ def _coturn_program(name: str) -> str:
     return path
 
 
-def _free_port() -> int:
+def free_port() -> int:
     """A port free for both UDP and TCP on 127.0.0.1 (coturn listens on both)."""
     for _ in range(50):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
@@ -90,7 +90,7 @@ def running_coturn(tmp_path: Path) -> Iterator[Coturn]:
     turnserver = _coturn_program("turnserver")
     tmp = tmp_path / "coturn"
     tmp.mkdir()
-    server = Coturn(port=_free_port(), secret=secrets.token_urlsafe(24), log=tmp / "turnserver.log")
+    server = Coturn(port=free_port(), secret=secrets.token_urlsafe(24), log=tmp / "turnserver.log")
     with server.log.open("wb") as log:
         process = subprocess.Popen(  # noqa: S603 - our own fixed command line
             _coturn_command(turnserver, server.port, server.secret, tmp),

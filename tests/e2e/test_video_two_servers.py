@@ -30,14 +30,9 @@ from playwright.sync_api import Browser, expect
 from tandem.audit.services import SYSTEM
 from tandem.test import build_cast
 from tandem.video.services import issue_patient_link
+from tandem.video.testing import free_port
 
 START_SECONDS = 20
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -69,7 +64,7 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
     program = shutil.which("redis-server")
     if program is None:
         pytest.fail("This test needs Debian's redis-server: run `make test-deps`.")
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "redis.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -100,7 +95,7 @@ def two_servers(asgi_live_server: str, redis_url: str, tmp_path: Path) -> Iterat
     servers: list[tuple[subprocess.Popen[bytes], int, Path]] = []
     try:
         for name in ("a", "b"):
-            port = _free_port()
+            port = free_port()
             log = tmp_path / f"server-{name}.log"
             with log.open("wb") as out:
                 process = subprocess.Popen(
