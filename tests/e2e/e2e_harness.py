@@ -94,6 +94,7 @@ class BrowserProblems:
     page_errors: list[str] = field(default_factory=list)
     csp_violations: list[str] = field(default_factory=list)
     _allowed: list[tuple[int, re.Pattern[str]]] = field(default_factory=list)
+    _allowed_console: list[re.Pattern[str]] = field(default_factory=list)
     # Set once the test is over and its pages are being closed: a request
     # still in flight is aborted then, and htmx logs that as an error.
     closing: bool = False
@@ -103,8 +104,15 @@ class BrowserProblems:
         pattern = url if isinstance(url, re.Pattern) else re.compile(re.escape(url) + r"$")
         self._allowed.append((status, pattern))
 
+    def allow_console(self, pattern: re.Pattern[str]) -> None:
+        """Expect console errors matching ``pattern`` (a refused WebSocket
+        handshake, say, which Chromium logs as it does a 4xx page)."""
+        self._allowed_console.append(pattern)
+
     def on_console(self, message: ConsoleMessage) -> None:
         if message.type != "error" or self.closing:
+            return
+        if any(pattern.search(message.text) for pattern in self._allowed_console):
             return
         url = message.location.get("url", "")
         failed = FAILED_LOAD.match(message.text)
