@@ -64,7 +64,7 @@ def compose(
     if language == "es":
         visit = "videoconsulta" if modality in VIDEO else "cita"
         when = local_when(starts_at, zone, "es")
-        join = f"Entre a la videoconsulta con este enlace (se abre 15 minutos antes): {link}\n\n" if link else ""
+        join = f"Entre a la videoconsulta con este enlace (se abre unos minutos antes): {link}\n\n" if link else ""
         return Wording(
             subject=f"Recordatorio de su cita con {practice}",
             email=(
