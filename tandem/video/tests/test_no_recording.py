@@ -16,7 +16,9 @@ from tandem.video import signalling
 
 SCRIPTS = Path(settings.BASE_DIR) / "tandem" / "static" / "tandem" / "js"
 # Every browser API that turns a live stream into something kept or sent.
-CAPTURE = re.compile(r"MediaRecorder|captureStream|ImageCapture|toDataURL|toBlob|getImageData|AudioWorklet|createScriptProcessor")
+CAPTURE = re.compile(
+    r"MediaRecorder|captureStream|ImageCapture|toDataURL|toBlob|getImageData|AudioWorklet|createScriptProcessor"
+)
 
 
 def test_the_call_scripts_cannot_capture_media() -> None:
@@ -29,7 +31,7 @@ def test_the_call_scripts_cannot_capture_media() -> None:
 
 
 def test_signalling_carries_no_media() -> None:
-    assert signalling.MESSAGE_TYPES == {
+    assert {
         "offer",
         "answer",
         "candidate",
@@ -40,7 +42,7 @@ def test_signalling_carries_no_media() -> None:
         "quality",
         "mute_device",
         "room_mode",
-    }
+    } == signalling.MESSAGE_TYPES
     # "media" is the state of a participant's devices, never their content.
     raw = '{"type": "media", "audio": true, "video": false, "screen": false, "data": "AAAA"}'
     try:
