@@ -69,6 +69,14 @@ def test_a_two_party_call_between_the_prescriber_and_the_patients_link(
     # The prescriber's "today" page, open elsewhere, shows who is waiting without a reload.
     expect(today.locator("#video-waiting")).to_contain_text(f"{cast.patient.display_name} is waiting")
 
+    # A reload in the waiting room keeps the patient's place there: still one
+    # person waiting, not a second arrival.
+    expect(prescriber.locator("#waiting-list li")).to_have_count(1)
+    patient.reload()
+    expect(patient.locator("#room-status")).to_have_text("Waiting for your clinician to let you in…")
+    expect(prescriber.locator("#waiting-list li")).to_have_count(1)
+    expect(today.locator("#video-waiting li")).to_have_count(1)
+
     prescriber.get_by_role("button", name=re.compile(r"^Let .+ in$")).click()
     _sees_the_other(prescriber)
     _sees_the_other(patient)
