@@ -281,11 +281,13 @@ def test_the_check_socket_answers_pings_and_joins_nothing(cast: Cast) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_the_check_socket_refuses_who_may_not_check(cast: Cast) -> None:
+    # Three visits one after another, all with their rooms open (one prescriber
+    # is never booked twice at once).
     expired_link, expired_token = _token(cast)
     PatientLink.objects.filter(pk=expired_link.pk).update(expires_at=timezone.now() - datetime.timedelta(minutes=1))
-    old_link, old_token = _token(cast)
+    old_link, old_token = _token(cast, minutes=-30)
     services.issue_patient_link(actor=cast.prescriber, appointment=old_link.room.appointment, meta=META)
-    _dob_link, dob_token = _token(cast, needs_date_of_birth=True)
+    _dob_link, dob_token = _token(cast, minutes=-65, needs_date_of_birth=True)
     half_signed = Client()
     half_signed.force_login(cast.prescriber)  # the password step only: no second factor
     signed_out = sign_in(Client(), cast.prescriber)
