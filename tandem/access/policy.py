@@ -44,7 +44,9 @@ from tandem.organizations.models import (
     Role,
 )
 from tandem.patients.models import CareTeamMember, Patient, active_on
-from tandem.records.models import Document, PsychotherapyNote
+from tandem.records import note_kinds
+from tandem.records.models import Document, NoteStatus, PsychotherapyNote
+from tandem.records.note_kinds import NoteKind
 from tandem.scheduling.models import Appointment
 
 if TYPE_CHECKING:
@@ -523,21 +525,86 @@ def sharing_for(user: User | AnonymousUser | None, patient: Patient, at: datetim
     return found
 
 
+def current_documents(patient: Patient) -> QuerySet[Document]:
+    """The patient's signed records, each note at its newest signed version:
+    drafts are their author's alone, and an amended version lives on only in
+    its note's history."""
+    return (
+        Document.objects.filter(patient=patient, status=NoteStatus.SIGNED)
+        .exclude(amended_by__status=NoteStatus.SIGNED)
+        .select_related("author", "organization")
+    )
+
+
 def visible_documents(sharing: Sharing) -> list[Document]:
     """The patient's chart records this viewer may see, newest first."""
-    rows = Document.objects.filter(patient=sharing.patient).select_related("author", "organization")
-    return [d for d in rows if sharing.sees(d.effective_class, d.organization_id)]
+    return [d for d in current_documents(sharing.patient) if sharing.sees(d.effective_class, d.organization_id)]
 
 
 def get_document_for(sharing: Sharing, public_id: object) -> tuple[Document, Grant]:
+    """A signed record, any version of it (the history links to each); 404 for
+    a draft, which only its author reaches, through ``get_draft_for``."""
     pid = parse_public_id(public_id)
     document = (
-        Document.objects.filter(patient=sharing.patient, public_id=pid).select_related("author", "organization").first()
+        Document.objects.filter(patient=sharing.patient, public_id=pid, status=NoteStatus.SIGNED)
+        .select_related("author", "organization")
+        .first()
     )
     grant = None if document is None else sharing.grant(document.effective_class, document.organization_id)
     if document is None or grant is None:
         raise Http404("Not found")
     return document, grant
+
+
+def get_draft_for(user: User | AnonymousUser | None, patient: Patient, public_id: object) -> Document:
+    """A draft note of this patient, for its author while they may still write
+    in the chart; 404 for anyone else, and for a note already signed."""
+    pid = parse_public_id(public_id)
+    if not _is_signed_in(user) or not can_write_records(user, patient):
+        raise Http404("Not found")
+    draft = (
+        Document.objects.filter(patient=patient, public_id=pid, author=user, status=NoteStatus.DRAFT)
+        .select_related("patient", "author", "organization", "amends", "encounter")
+        .first()
+    )
+    if draft is None:
+        raise Http404("Not found")
+    return draft
+
+
+def own_drafts(user: User | AnonymousUser | None, patient: Patient | None = None) -> QuerySet[Document]:
+    """This user's unsigned notes, oldest first (of one patient, or all)."""
+    if not _is_signed_in(user):
+        return Document.objects.none()
+    rows = Document.objects.filter(author=user, status=NoteStatus.DRAFT)
+    if patient is not None:
+        rows = rows.filter(patient=patient)
+    return rows.select_related("patient").order_by("created_at", "pk")
+
+
+# An unsigned note is due after three days; after a week its organization's admins see it too.
+NOTE_SIGN_DUE = datetime.timedelta(hours=72)
+NOTE_ESCALATE = datetime.timedelta(days=7)
+
+
+def overdue_drafts(user: User | AnonymousUser | None, at: datetime.datetime | None = None) -> list[Document]:
+    """This clinician's notes left unsigned for more than 72 hours."""
+    cutoff = (at or timezone.now()) - NOTE_SIGN_DUE
+    return list(own_drafts(user).filter(created_at__lt=cutoff))
+
+
+def escalated_drafts(user: User | AnonymousUser | None, at: datetime.datetime | None = None) -> list[Document]:
+    """For an organization's admins: notes its clinicians have left unsigned
+    for more than a week (who, for whom, since when; never the text)."""
+    organizations = administered_organizations(user)
+    if not organizations:
+        return []
+    cutoff = (at or timezone.now()) - NOTE_ESCALATE
+    return list(
+        Document.objects.filter(organization__in=organizations, status=NoteStatus.DRAFT, created_at__lt=cutoff)
+        .select_related("author", "patient", "organization")
+        .order_by("created_at", "pk")
+    )
 
 
 def visible_psychotherapy_notes(sharing: Sharing) -> list[PsychotherapyNote]:
@@ -580,6 +647,35 @@ def can_write_records(
     if Role.THERAPIST in st.roles_in(patient.practice_id):
         return True
     return bool(_my_team_rows(user, patient, st.orgs_with(CLINICAL_ROLES), team))
+
+
+def writable_note_kinds(user: User | AnonymousUser | None, patient: Patient) -> list[NoteKind]:
+    """The note templates this clinician may start for this patient: by their
+    role in the organization they write for."""
+    if not _is_signed_in(user) or not can_write_records(user, patient):
+        return []
+    organization = record_organization(user, patient)
+    if organization is None:
+        return []
+    return note_kinds.kinds_for(standing(user).roles_in(organization.pk) & CLINICAL_ROLES)
+
+
+def note_encounters(user: User, patient: Patient, at: datetime.datetime | None = None) -> list[Appointment]:
+    """The visits of this patient a note of this clinician may belong to: those
+    they took part in, from 30 days back to today, newest first."""
+    now = at or timezone.now()
+    return list(
+        Appointment.objects.filter(
+            patient=patient,
+            participants__user=user,
+            starts_at__gte=now - datetime.timedelta(days=30),
+            starts_at__lte=now + datetime.timedelta(hours=12),
+        )
+        .exclude(status="cancelled")
+        .select_related("appointment_type")
+        .order_by("-starts_at")
+        .distinct()
+    )
 
 
 def can_write_psychotherapy_notes(user: User | AnonymousUser | None, patient: Patient) -> bool:

@@ -190,6 +190,18 @@ def schedule_world(
             modality=Modality.VIDEO_OFFICE,
         ):
             break
+    # Last week's co-treatment visit with the showcase patient, which both clinicians wrote up.
+    last_week = weeks[1]
+    for day_offset, hour in ((3, 15), (2, 15), (4, 15), (3, 16)):
+        if book.add(
+            co,
+            [maya, priya],
+            riverbend[0],
+            _at(last_week + datetime.timedelta(days=day_offset), hour, 0, "America/Los_Angeles"),
+            modality=Modality.VIDEO_OFFICE,
+            status=Status.COMPLETED,
+        ):
+            break
     # A provider consult about a patient, this week or next.
     consult = types["riverbend"][Kind.CONSULT + "30"]
     for day_offset, hour in ((8, 14), (9, 14), (10, 14), (11, 14)):

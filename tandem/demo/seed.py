@@ -46,6 +46,7 @@ from tandem.credentials.models import (
     PayerEnrollment,
     StateLicense,
 )
+from tandem.demo.notes import seed_notes
 from tandem.demo.referrals import remove_referrals, seed_referrals
 from tandem.demo.schedule import schedule_world
 from tandem.demo.video import seed_video
@@ -296,7 +297,10 @@ def reset() -> None:
         Disclosure.objects.filter(**mine).delete()
         BreakGlass.objects.filter(**mine).delete()
         authorizations.delete()  # with their signing links
-        Document.objects.filter(**mine).delete()
+        documents = Document.objects.filter(**mine)
+        # Newest versions first: each version holds on to the one it amends.
+        for version in sorted(set(documents.values_list("version", flat=True)), reverse=True):
+            documents.filter(version=version).delete()
         Participant.objects.filter(appointment__organization__in=orgs).delete()
         Appointment.objects.filter(organization__in=orgs).delete()
         AppointmentType.objects.filter(organization__in=orgs).delete()
@@ -970,6 +974,7 @@ def seed() -> dict[str, User]:
         schedule_world(orgs, users, riverbend, lakeside)
         seed_referrals(orgs, users)
         seed_video(orgs, users)
+        seed_notes(orgs, users, riverbend)
 
         audit.record(
             actor=None,

@@ -39,5 +39,7 @@ def today(request: HttpRequest) -> HttpResponse:
         "waiting": waiting_for(request.user) if isinstance(request.user, User) else [],
         "alerts": unread_for(request.user) if isinstance(request.user, User) else [],
         "admin_orgs": policy.administered_organizations(request.user),
+        "overdue_notes": policy.overdue_drafts(request.user),
+        "escalated_notes": policy.escalated_drafts(request.user),
     }
     return render(request, "home/today.html", context)

@@ -153,6 +153,7 @@ def patient_chart(request: HttpRequest, public_id: str) -> HttpResponse:
         "can_manage_team": policy.can_manage_care_team(request.user, patient),
         "can_view_access": policy.can_view_access_history(request.user, patient),
         "can_write": policy.can_write_records(request.user, patient, team),
+        "my_drafts": list(policy.own_drafts(request.user, patient)),
         "can_write_pn": policy.can_write_psychotherapy_notes(request.user, patient),
         "can_break_glass": policy.can_break_glass(request.user, sharing, team),
         "consent": consent_selectors.summary(patient) if policy.can_manage_consent(request.user, patient) else None,

@@ -21,14 +21,38 @@ from django.utils import timezone as dj_timezone
 from tandem.access.classes import RECORD_CLASSES, InfoClass
 from tandem.organizations.models import Organization
 from tandem.patients.models import Patient
+from tandem.records.note_kinds import KIND_CHOICES, RECORD
 
 RECORD_CLASS_CHOICES = [(c, InfoClass(c).label) for c in RECORD_CLASSES]
 TITLE_MAX = 200
 BODY_MAX = 20_000
 
 
+class NoteStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    SIGNED = "signed", "Signed"
+
+
+class Change(models.TextChoices):
+    ORIGINAL = "", "Original"
+    AMENDMENT = "amendment", "Amendment"
+    ADDENDUM = "addendum", "Addendum"
+
+
+REASON_MAX = 500
+IMMUTABLE_MESSAGE = "A signed note cannot be changed; amend it or add an addendum instead."
+
+
 class Document(models.Model):
-    """A clinical record in the shared chart: a note, an outside record, a list."""
+    """A clinical record in the shared chart: an encounter note written from a
+    template, or a filed record (an outside report, a list).
+
+    A note starts as its author's draft and is locked when signed: from then
+    on the row cannot change (the database refuses, see migration 0002).
+    An amendment or an addendum is a new row, a new version that ``amends``
+    the one before; the chart shows the newest signed version, and the
+    history every one. Filed records are signed as they are filed.
+    """
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="documents")
@@ -46,16 +70,56 @@ class Document(models.Model):
     created_at = models.DateTimeField(default=dj_timezone.now)
     # The hidden token of the form that wrote it: a second submit finds this row.
     form_token = models.UUIDField(null=True, blank=True, unique=True, editable=False)
+    # --- Encounter notes -----------------------------------------------------------------
+    kind = models.CharField(max_length=40, choices=KIND_CHOICES, default=RECORD)
+    encounter = models.ForeignKey(
+        "scheduling.Appointment", on_delete=models.PROTECT, null=True, blank=True, related_name="notes"
+    )
+    fields = models.JSONField("template fields", default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=NoteStatus.choices, default=NoteStatus.SIGNED)
+    # Counts the draft's saves: a save names the revision it started from, and
+    # one that started from an older revision is a conflict, not an overwrite.
+    revision = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(default=dj_timezone.now)
+    signed_at = models.DateTimeField(null=True, blank=True, default=dj_timezone.now)
+    version = models.PositiveIntegerField(default=1)
+    amends = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True, related_name="amended_by")
+    change = models.CharField(max_length=10, choices=Change.choices, default=Change.ORIGINAL, blank=True)
+    change_reason = models.CharField(max_length=REASON_MAX, blank=True)
 
     class Meta:
         ordering = ["-occurred_on", "-created_at", "-id"]
-        indexes = [models.Index(fields=["patient", "-occurred_on"])]
+        indexes = [
+            models.Index(fields=["patient", "-occurred_on"]),
+            models.Index(fields=["author", "status"]),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(info_class__in=list(RECORD_CLASSES)), name="document_class_valid"),
+            models.CheckConstraint(condition=Q(status__in=NoteStatus.values), name="document_status_valid"),
+            models.CheckConstraint(
+                condition=Q(status=NoteStatus.DRAFT) | Q(signed_at__isnull=False), name="document_signed_has_time"
+            ),
+            models.CheckConstraint(
+                condition=(Q(amends__isnull=True) & Q(change="") & Q(version=1))
+                | (Q(amends__isnull=False) & Q(change__in=["amendment", "addendum"]) & Q(version__gt=1)),
+                name="document_version_chain",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def is_note(self) -> bool:
+        return self.kind != RECORD
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == NoteStatus.DRAFT
+
+    @property
+    def kind_label(self) -> str:
+        return dict(KIND_CHOICES).get(self.kind, self.kind)
 
     @property
     def effective_class(self) -> str:

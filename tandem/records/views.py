@@ -8,10 +8,10 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tandem.access import policy
 from tandem.access.classes import PART2_NOTICE, InfoClass
@@ -23,9 +23,11 @@ from tandem.consent.models import Disclosure
 from tandem.consent.pdf import pdf_response, render_pdf
 from tandem.patients import selectors as patient_selectors
 from tandem.patients.models import Patient
-from tandem.records import services
-from tandem.records.forms import DocumentForm, PsychotherapyNoteForm
+from tandem.records import notes, services
+from tandem.records.forms import AmendForm, DocumentForm, NoteFieldsForm, NoteStartForm, PsychotherapyNoteForm
+from tandem.records.models import Document, NoteStatus
 from tandem.records.selectors import chart_records
+from tandem.scheduling.models import Appointment
 
 TREATMENT = services.TREATMENT
 BASIS_WORDS = {
@@ -111,6 +113,10 @@ def document_detail(request: HttpRequest, public_id: str, document_id: str) -> H
         "shared_from": document.organization if grant.crosses else None,
         "shared_basis": BASIS_WORDS.get(grant.basis, ""),
         "part2_notice": PART2_NOTICE if document.part2 and grant.crosses else "",
+        "newer": Document.objects.filter(amends=document, status=NoteStatus.SIGNED).first(),
+        "can_amend": document.is_note
+        and document.author_id == _actor(request).pk
+        and policy.can_write_records(request.user, patient),
     }
     return render(request, "records/document.html", context)
 
@@ -222,3 +228,212 @@ def psychotherapy_note(request: HttpRequest, public_id: str, note_id: str) -> Ht
         _record(request, patient, Action.VIEW, "psychotherapy_note", note.public_id)
     context = {"nav": "patients", "patient": patient, "note": note, "is_author": grant.basis == policy.AUTHOR}
     return render(request, "records/pn.html", context)
+
+
+# --- Encounter notes -------------------------------------------------------------------------
+
+
+def _visit_label(appointment: Appointment) -> str:
+    when = timezone.localtime(appointment.starts_at)
+    return f"{appointment.appointment_type.name}, {when:%b} {when.day} {when:%H:%M}"
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def note_new(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Start a note: its kind (by the writer's discipline), date and visit."""
+    patient = policy.get_patient_for(request.user, public_id)
+    kinds = policy.writable_note_kinds(request.user, patient)
+    organization = policy.record_organization(_actor(request), patient)
+    if not kinds or organization is None:
+        raise Http404("Not found")
+    visits = policy.note_encounters(_actor(request), patient)
+    by_id = {str(v.public_id): v for v in visits}
+    form = NoteStartForm(
+        request.POST if request.method == "POST" else None,
+        today=patient.practice.local_date(),
+        kinds=[(k.key, k.label) for k in kinds],
+        visits=[(key, _visit_label(v)) for key, v in by_id.items()],
+        initial={"encounter": request.GET.get("visit", "")} if request.GET.get("visit") in by_id else None,
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            draft, _created = notes.start(
+                actor=_actor(request),
+                patient=patient,
+                organization=organization,
+                kind=data["kind"],
+                occurred_on=data["occurred_on"],
+                encounter=by_id.get(data["encounter"]),
+                part2=data["part2"],
+                form_token=data["form_token"],
+                meta=audit.RequestMeta.from_request(request),
+            )
+        except notes.NoteError as exc:
+            form.add_error(None, str(exc))
+        else:
+            if draft.status != NoteStatus.DRAFT:
+                return redirect("records:document", patient.public_id, draft.public_id)
+            return redirect("records:note_edit", patient.public_id, draft.public_id)
+    if request.method == "GET":
+        _record(request, patient, Action.VIEW, "note_form", patient.public_id)
+    context = {
+        "nav": "patients",
+        "patient": patient,
+        "form": form,
+        "organization": organization,
+        "can_write_pn": policy.can_write_psychotherapy_notes(request.user, patient),
+    }
+    return render(request, "records/note_new.html", context, status=400 if form.errors else 200)
+
+
+def _editor_context(
+    request: HttpRequest, patient: Patient, draft: Document, form: NoteFieldsForm, **extra: object
+) -> dict[str, object]:
+    return {
+        "nav": "patients",
+        "patient": patient,
+        "draft": draft,
+        "form": form,
+        "template": notes.template_for(draft),
+        "earlier": draft.amends,
+        **extra,
+    }
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def note_edit(request: HttpRequest, public_id: str, note_id: str) -> HttpResponse:
+    """The draft's editor. It saves by itself as the author types (note.js,
+    through ``note_autosave``); without script, Save and Sign post here."""
+    patient = policy.get_patient_for(request.user, public_id)
+    draft = policy.get_draft_for(request.user, patient, note_id)
+    template = notes.template_for(draft)
+    meta = audit.RequestMeta.from_request(request)
+    if request.method == "GET":
+        _record(request, patient, Action.VIEW, "note_draft", draft.public_id)
+        form = NoteFieldsForm(initial={"revision": draft.revision, **draft.fields}, kind=template)
+        return render(request, "records/note_edit.html", _editor_context(request, patient, draft, form))
+    form = NoteFieldsForm(request.POST, kind=template)
+    action = request.POST.get("action", "save")
+    if not form.is_valid():
+        return render(request, "records/note_edit.html", _editor_context(request, patient, draft, form), status=400)
+    values = {k: v for k, v in form.cleaned_data.items() if k != "revision"}
+    base = form.cleaned_data["revision"]
+    try:
+        if action == "discard":
+            notes.discard(actor=_actor(request), document=draft, meta=meta)
+            messages.success(request, "Draft discarded.")
+            return redirect("patients:chart", patient.public_id)
+        if action == "sign":
+            signed = notes.sign(actor=_actor(request), document=draft, values=values, base_revision=base, meta=meta)
+            messages.success(request, "Signed. The note is locked and shared with the care team as consent allows.")
+            return redirect("records:document", patient.public_id, signed.public_id)
+        saved = notes.save_draft(actor=_actor(request), document=draft, values=values, base_revision=base, meta=meta)
+    except notes.NoteError as exc:
+        form.add_error(None, str(exc))
+        return render(
+            request,
+            "records/note_edit.html",
+            _editor_context(request, patient, draft, form),
+            status=409 if isinstance(exc, notes.NoteLocked) else 400,
+        )
+    if saved.conflict:
+        # Keep what this person typed in the form, show the other text beside
+        # it, and let a second save (from the newer revision) be deliberate.
+        data = request.POST.copy()
+        data["revision"] = str(saved.document.revision)
+        form = NoteFieldsForm(data, kind=template)
+        form.is_valid()
+        context = _editor_context(request, patient, saved.document, form, conflict=saved.document)
+        return render(request, "records/note_edit.html", context, status=409)
+    messages.success(request, "Draft saved.")
+    return redirect("records:note_edit", patient.public_id, draft.public_id)
+
+
+@require_POST
+@login_required
+def note_autosave(request: HttpRequest, public_id: str, note_id: str) -> HttpResponse:
+    """The editor's save as the author types: JSON with the new revision, or
+    409 with the text saved elsewhere since (nothing is overwritten)."""
+    patient = policy.get_patient_for(request.user, public_id)
+    draft = policy.get_draft_for(request.user, patient, note_id)
+    form = NoteFieldsForm(request.POST, kind=notes.template_for(draft))
+    if not form.is_valid():
+        errors = {k: [str(e) for e in v] for k, v in form.errors.items()}
+        return JsonResponse({"error": "Some of the text could not be saved.", "fields": errors}, status=400)
+    values = {k: v for k, v in form.cleaned_data.items() if k != "revision"}
+    try:
+        saved = notes.save_draft(
+            actor=_actor(request), document=draft, values=values, base_revision=form.cleaned_data["revision"]
+        )
+    except notes.NoteError as exc:
+        return JsonResponse({"error": str(exc)}, status=409 if isinstance(exc, notes.NoteLocked) else 400)
+    current = saved.document
+    body: dict[str, object] = {
+        "revision": current.revision,
+        "saved_at": timezone.localtime(current.updated_at).strftime("%H:%M:%S"),
+    }
+    if saved.conflict:
+        body.update({"conflict": True, "fields": current.fields})
+        return JsonResponse(body, status=409)
+    return JsonResponse(body)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def note_amend(request: HttpRequest, public_id: str, document_id: str) -> HttpResponse:
+    """Open an amendment or an addendum to a signed note (its author only)."""
+    patient = policy.get_patient_for(request.user, public_id)
+    sharing = policy.sharing_for(request.user, patient)
+    document, _grant = policy.get_document_for(sharing, document_id)
+    if (
+        document.author_id != _actor(request).pk
+        or not document.is_note
+        or not policy.can_write_records(request.user, patient)
+    ):
+        raise Http404("Not found")
+    form = AmendForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            draft, _created = notes.amend(
+                actor=_actor(request),
+                document=document,
+                change=form.cleaned_data["change"],
+                reason=form.cleaned_data["reason"],
+                meta=audit.RequestMeta.from_request(request),
+            )
+        except notes.NoteError as exc:
+            form.add_error(None, str(exc))
+        else:
+            return redirect("records:note_edit", patient.public_id, draft.public_id)
+    if request.method == "GET":
+        _record(request, patient, Action.VIEW, "note_amend_form", document.public_id)
+    context = {"nav": "patients", "patient": patient, "document": document, "form": form}
+    return render(request, "records/note_amend.html", context, status=400 if form.errors else 200)
+
+
+@require_GET
+@login_required
+def note_history(request: HttpRequest, public_id: str, document_id: str) -> HttpResponse:
+    """Every signed version of a note, with author and time, and the author's
+    own open draft of the next one."""
+    with transaction.atomic():
+        patient = policy.get_patient_for(request.user, public_id)
+        sharing = policy.sharing_for(request.user, patient)
+        document, grant = policy.get_document_for(sharing, document_id)
+        viewer = _actor(request)
+        versions = [
+            v
+            for v in notes.history(document)
+            if v.status == NoteStatus.SIGNED or (v.author_id == viewer.pk and policy.can_write_records(viewer, patient))
+        ]
+        ledger = Ledger(sharing)
+        for v in versions:
+            if v.status == NoteStatus.SIGNED:
+                ledger.add(grant, v.organization_id, v.effective_class, f"document:{v.public_id}")
+        ledger.write()
+        _record(request, patient, Action.VIEW, "note_history", document.public_id)
+    context = {"nav": "patients", "patient": patient, "document": document, "versions": versions}
+    return render(request, "records/note_history.html", context)

@@ -168,6 +168,32 @@ def riverbend_record(c: Cast) -> dict[str, object]:
     return {"public_id": c.patient.public_id, "document_id": document.public_id}
 
 
+def _therapy_note(c: Cast, status: str) -> object:
+    from tandem.records.models import Document
+
+    return Document.objects.create(
+        patient=c.patient,
+        organization=c.riverbend,
+        author=c.therapist,
+        info_class="progress_notes",
+        kind="therapy_dap",
+        title="Therapy progress note (DAP)",
+        body="Data:\nSlept better.",
+        fields={"data": "Slept better."},
+        occurred_on=datetime.date(2026, 1, 5),
+        status=status,
+        signed_at=None if status == "draft" else timezone.now(),
+    )
+
+
+def therapist_draft(c: Cast) -> dict[str, object]:
+    return {"public_id": c.patient.public_id, "note_id": _therapy_note(c, "draft").public_id}  # type: ignore[attr-defined]
+
+
+def therapist_signed_note(c: Cast) -> dict[str, object]:
+    return {"public_id": c.patient.public_id, "document_id": _therapy_note(c, "signed").public_id}  # type: ignore[attr-defined]
+
+
 def private_note(c: Cast) -> dict[str, object]:
     from tandem.records.models import PsychotherapyNote
 
@@ -403,6 +429,19 @@ MATRIX: dict[str, Entry] = {
         kwargs=patient, allowed=F({"therapist", "colleague", "prescriber"}), patient_scoped=True
     ),
     "records:summary_pdf": Entry(kwargs=patient, allowed=F(CHART_READERS), patient_scoped=True),
+    # Encounter notes: a draft is its author's alone; a signed note reads like
+    # any record, and only its author amends it.
+    "records:note_new": Entry(kwargs=patient, allowed=F({"therapist", "colleague", "prescriber"}), patient_scoped=True),
+    "records:note_edit": Entry(kwargs=therapist_draft, allowed=F({"therapist"}), patient_scoped=True),
+    "records:note_autosave": Entry(
+        kwargs=therapist_draft,
+        method="POST",
+        allowed=F({"therapist"}),
+        data=lambda c: {"revision": "0", "data": "Slept better; less worry."},
+        patient_scoped=True,
+    ),
+    "records:note_amend": Entry(kwargs=therapist_signed_note, allowed=F({"therapist"}), patient_scoped=True),
+    "records:note_history": Entry(kwargs=therapist_signed_note, allowed=F(PRACTICE_STAFF), patient_scoped=True),
     "records:pn_list": Entry(
         kwargs=lambda c: {"public_id": private_note(c)["public_id"]},
         allowed=F({"therapist", "colleague"}),

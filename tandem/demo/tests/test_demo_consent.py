@@ -113,17 +113,19 @@ def test_the_demo_shows_consent_in_every_state(signed_pdfs: Path) -> None:
 
     # Active: the practice's records cross over to the prescriber on the team.
     showcase = Document.objects.get(title="Psychiatric evaluation summary", patient__in=active).patient
-    expected = set(Document.objects.filter(patient=showcase, organization=riverbend))
+    # Every signed record of the practice, each note at its newest version (drafts stay with their author).
+    expected = set(policy.current_documents(showcase).filter(organization=riverbend))
+    assert Document.objects.filter(patient=showcase, organization=riverbend).count() > len(expected)
     assert expected and set(riverbend_documents_seen(prescriber_of(showcase), showcase)) == expected
     for klass in ("progress_notes", "medications", "assessments", "diagnoses", "care_plan", "appointments"):
         assert Document.objects.filter(patient=showcase, info_class=klass).exists()
 
-    # The psychotherapy note is its author's alone.
-    note = PsychotherapyNote.objects.get()
-    assert policy.visible_psychotherapy_notes(policy.sharing_for(note.author, note.patient)) == [note]
+    # Each psychotherapy note is its author's alone.
     colleague = User.objects.get(email="therapist2@riverbend.demo")
-    for other in (prescriber_of(note.patient), colleague):
-        assert policy.visible_psychotherapy_notes(policy.sharing_for(other, note.patient)) == []
+    for note in PsychotherapyNote.objects.all():
+        assert policy.visible_psychotherapy_notes(policy.sharing_for(note.author, note.patient)) == [note]
+        for other in (prescriber_of(note.patient), colleague):
+            assert policy.visible_psychotherapy_notes(policy.sharing_for(other, note.patient)) == []
 
     assert verify_chain().ok
 

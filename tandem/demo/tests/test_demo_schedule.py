@@ -21,8 +21,11 @@ def test_the_demo_has_a_month_of_calendars_without_double_booking() -> None:
     assert appointments.filter(starts_at__gte=now, status=Status.BOOKED).count() > 50
     assert appointments.filter(status=Status.NO_SHOW).exists()
     assert appointments.filter(status=Status.CANCELLED).exists()
-    co = appointments.get(appointment_type__kind=Kind.CO_TREATMENT)
-    assert co.starts_at > now and co.participants.count() == 2
+    co = appointments.get(appointment_type__kind=Kind.CO_TREATMENT, starts_at__gt=now)
+    assert co.participants.count() == 2
+    # And last week's, done, which both clinicians wrote up.
+    done = appointments.get(appointment_type__kind=Kind.CO_TREATMENT, starts_at__lt=now)
+    assert done.status == Status.COMPLETED and done.participants.count() == 2
     consult = appointments.get(appointment_type__kind=Kind.CONSULT)
     assert consult.starts_at > now and consult.participants.count() == 2
     held = defaultdict(list)

@@ -1,0 +1,42 @@
+"""The demo's notes: both disciplines, a co-treatment visit with both notes,
+versions, a stale draft, and psychotherapy notes kept to their author."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.utils import timezone
+
+from tandem.access import policy
+from tandem.demo.seed import reset, seed
+from tandem.records.models import Document, NoteStatus, PsychotherapyNote
+from tandem.scheduling.models import Kind
+
+
+@pytest.mark.django_db
+def test_the_demo_has_a_history_of_notes_from_both_sides() -> None:
+    users = seed()
+    notes = Document.objects.exclude(kind="record")
+    kinds = set(notes.values_list("kind", flat=True))
+    assert {"therapy_dap", "therapy_birp", "medication_management", "psychiatric_evaluation"} <= kinds
+    assert {"provider_consult", "collateral_contact"} <= kinds
+    assert notes.filter(status=NoteStatus.SIGNED).count() > 20
+    assert all(n.signed_at <= timezone.now() for n in notes.filter(status=NoteStatus.SIGNED))
+    # The co-treatment visit has one note from each clinician, of each discipline.
+    co = notes.filter(encounter__appointment_type__kind=Kind.CO_TREATMENT)
+    assert sorted(co.values_list("kind", flat=True)) == ["medication_management", "therapy_dap"]
+    assert co.values("encounter").distinct().count() == 1
+    # An amendment and an addendum, each a second version of a note.
+    assert set(notes.filter(version=2).values_list("change", flat=True)) == {"amendment", "addendum"}
+    # The chart shows each note once, at its newest version.
+    showcase = notes.get(change="amendment").patient
+    current = list(policy.current_documents(showcase).filter(kind="psychiatric_evaluation"))
+    assert [d.version for d in current] == [2]
+    # Maya's draft, four days old.
+    draft = notes.get(status=NoteStatus.DRAFT)
+    assert draft.author == users["therapist@riverbend.demo"]
+    assert timezone.now() - draft.created_at > datetime.timedelta(hours=72)
+    assert PsychotherapyNote.objects.values("patient").distinct().count() == 3
+    reset()  # signed notes, versions and all, go with the demo
+    assert not Document.objects.exists()
