@@ -27,3 +27,14 @@ def chart_records(ledger: Ledger) -> ChartRecords:
         ledger.note(d.organization_id, d.effective_class, f"document:{d.public_id}")
     crossed_part2 = any(d.part2 and d.organization_id not in sharing.own_org_ids for d in documents)
     return ChartRecords(shows_demographics, documents, PART2_NOTICE if crossed_part2 else "")
+
+
+def encounter_notes(ledger: Ledger, encounter_id: int) -> list[Document]:
+    """The signed notes of one visit this viewer may see (a co-treatment visit
+    has one per clinician), noted in the ledger as they are shown."""
+    sharing = ledger.sharing
+    rows = policy.current_documents(sharing.patient).filter(encounter_id=encounter_id).order_by("signed_at", "pk")
+    shown = [d for d in rows if sharing.sees(d.effective_class, d.organization_id)]
+    for d in shown:
+        ledger.note(d.organization_id, d.effective_class, f"document:{d.public_id}")
+    return shown

@@ -17,7 +17,10 @@ from tandem.access import policy
 from tandem.accounts.models import User
 from tandem.audit import services as audit
 from tandem.audit.models import Action
+from tandem.consent.disclosures import Ledger
 from tandem.patients.models import Patient
+from tandem.records.models import Document
+from tandem.records.selectors import encounter_notes
 from tandem.scheduling import services
 from tandem.scheduling.forms import BookForm, CheckInForm, ReasonForm, RescheduleForm, SearchForm
 from tandem.scheduling.models import Appointment, AppointmentType, Participant, Status
@@ -182,12 +185,23 @@ def book(request: HttpRequest, public_id: str) -> HttpResponse:
 @require_GET
 @login_required
 def appointment_detail(request: HttpRequest, appointment_id: str) -> HttpResponse:
+    participants: list[Participant] = []
+    notes: list[Document] = []
     with transaction.atomic():
         appointment, grant = policy.get_appointment_for(request.user, appointment_id)
+        participants = list(appointment.participants.select_related("user"))
+        takes_part = any(p.user_id == request.user.pk for p in participants)
+        patient = appointment.patient
+        # The visit's notes, side by side: one per clinician on a co-treatment visit.
+        if patient is not None and policy.can_view_chart(request.user, patient):
+            ledger = Ledger(policy.sharing_for(request.user, patient))
+            notes = encounter_notes(ledger, appointment.pk)
+            ledger.write()
         _record(request, Action.VIEW, "appointment", appointment.public_id, appointment.patient)
     can_change = policy.can_change_appointment(request.user, appointment)
-    participants = list(appointment.participants.select_related("user"))
-    takes_part = any(p.user_id == request.user.pk for p in participants)
+    can_write_note = bool(
+        takes_part and appointment.patient is not None and policy.can_write_records(request.user, appointment.patient)
+    )
     context = {
         "nav": "calendar",
         "appointment": appointment,
@@ -210,6 +224,8 @@ def appointment_detail(request: HttpRequest, appointment_id: str) -> HttpRespons
         if takes_part and appointment.modality in policy.VIDEO_MODALITIES
         else None,
         "shared": grant is not None and grant.crosses,
+        "notes": notes,
+        "can_write_note": can_write_note,
     }
     return render(request, "scheduling/appointment.html", context)
 

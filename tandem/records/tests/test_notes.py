@@ -318,3 +318,59 @@ def test_unsigned_notes_come_due_after_72_hours_and_reach_the_admin_after_a_week
     with time_machine.travel(started + datetime.timedelta(days=8)):
         assert "Sign your note" not in page_text(therapist.get(today))
         assert "Unsigned for over a week" not in page_text(admin.get(today))
+
+
+@pytest.mark.django_db
+def test_a_co_treatment_visit_shows_both_clinicians_notes_side_by_side(cast: Cast) -> None:
+    from django.utils import timezone
+
+    from tandem.scheduling.models import Appointment, Participant
+    from tandem.scheduling.services import ensure_types
+
+    grant_authorization(cast.patient, cast.riverbend, cast.northstar)
+    kind = next(t for t in ensure_types(cast.riverbend) if t.kind == "co_treatment")
+    start = timezone.now() - datetime.timedelta(hours=2)
+    visit = Appointment.objects.create(
+        organization=cast.riverbend,
+        appointment_type=kind,
+        patient=cast.patient,
+        starts_at=start,
+        ends_at=start + datetime.timedelta(minutes=60),
+        modality="video_office",
+        status="completed",
+        created_by=cast.therapist,
+    )
+    for person in (cast.therapist, cast.prescriber):
+        Participant.objects.create(appointment=visit, user=person, starts_at=start, ends_at=visit.ends_at)
+    page = reverse("scheduling:appointment", args=[visit.public_id])
+    therapist, prescriber = sign_in(Client(), cast.therapist), sign_in(Client(), cast.prescriber)
+    empty = page_text(therapist.get(page))
+    assert "No signed notes for this visit yet." in empty and "Write your note" in empty
+    # Each chooses this visit when starting their note (their own discipline's template).
+    start_page = page_text(prescriber.get(reverse("records:note_new", args=[cast.patient.public_id])))
+    assert "Co-treatment visit" in start_page and "Medication management" in start_page
+    soap = {"subjective": "Sleeping better.", "objective": "Brighter.", "assessment": "Responding.", "plan": "Same."}
+    for who, org, kind_key, values in (
+        (cast.therapist, cast.riverbend, "therapy_dap", DAP),
+        (cast.prescriber, cast.northstar, "medication_management", soap),
+    ):
+        draft, _ = notes.start(
+            actor=who,
+            patient=cast.patient,
+            organization=org,
+            kind=kind_key,
+            occurred_on=timezone.localdate(),
+            encounter=visit,
+            part2=False,
+            form_token=uuid.uuid4(),
+            meta=META,
+        )
+        notes.sign(actor=who, document=draft, values=values, base_revision=0, meta=META)
+    for client in (therapist, prescriber):
+        text = page_text(client.get(page))
+        assert "Therapy progress note (DAP)" in text and "Medication management" in text
+        assert "Continue weekly CBT." in text and "Responding." in text
+        assert cast.therapist.display_name in text and cast.prescriber.display_name in text
+    # The outsider sees neither the visit nor its notes.
+    outsider = sign_in(Client(), cast.outsider)
+    assert outsider.get(page).status_code == 404
