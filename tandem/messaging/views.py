@@ -1,17 +1,19 @@
-"""A clinician's notification settings."""
+"""A clinician's inbox of notifications, and their notification settings."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tandem.accounts.models import User
 from tandem.audit import services as audit
 from tandem.audit.models import Action
-from tandem.messaging.models import DigestPreference
+from tandem.messaging.models import DigestPreference, Notification
 
 
 @require_http_methods(["GET", "POST"])
@@ -36,3 +38,33 @@ def preferences(request: HttpRequest) -> HttpResponse:
         messages.success(request, "Saved.")
         return redirect("messaging:preferences")
     return render(request, "messaging/preferences.html", {"pref": pref})
+
+
+INBOX_PAGE = 50
+
+
+@require_GET
+@login_required
+def inbox(request: HttpRequest) -> HttpResponse:
+    """Every notification, newest first, unread marked. They carry no health
+    information; each links to what it is about, behind its own checks."""
+    user = request.user
+    assert isinstance(user, User)
+    rows = Notification.objects.filter(recipient=user).order_by("-created_at", "-id")
+    page = Paginator(rows, INBOX_PAGE).get_page(request.GET.get("page"))
+    context = {
+        "nav": "inbox",
+        "page": page,
+        "unread": Notification.objects.filter(recipient=user, read_at__isnull=True).count(),
+    }
+    return render(request, "messaging/inbox.html", context)
+
+
+@require_POST
+@login_required
+def inbox_read_all(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    assert isinstance(user, User)
+    Notification.objects.filter(recipient=user, read_at__isnull=True).update(read_at=timezone.now())
+    messages.success(request, "All marked as read.")
+    return redirect("messaging:inbox")

@@ -154,3 +154,19 @@ class PsychotherapyNote(models.Model):
 
     def __str__(self) -> str:
         return f"Psychotherapy note of {self.occurred_on}"
+
+
+class NoteRead(models.Model):
+    """Someone other than its author opened a signed note: the author sees who
+    has read it, and when, first."""
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="reads")
+    reader = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    read_at = models.DateTimeField(default=dj_timezone.now)
+
+    class Meta:
+        ordering = ["read_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["document", "reader"], name="note_read_once")]
+
+    def __str__(self) -> str:
+        return f"{self.reader} read {self.document}"

@@ -26,6 +26,7 @@ from tandem.organizations.models import Organization
 from tandem.patients.models import Patient
 from tandem.records import note_kinds
 from tandem.records.models import IMMUTABLE_MESSAGE, Change, Document, NoteStatus
+from tandem.records.sharing import on_signed
 from tandem.scheduling.models import Appointment
 
 TREATMENT = "treatment"
@@ -207,6 +208,7 @@ def sign(
         from tandem.referrals.services import on_record_filed
 
         on_record_filed(signed)
+        on_signed(signed)
     return signed
 
 

@@ -24,6 +24,7 @@ from tandem.consent.pdf import pdf_response, render_pdf
 from tandem.patients import selectors as patient_selectors
 from tandem.patients.models import Patient
 from tandem.records import notes, services
+from tandem.records import sharing as sharing_notes
 from tandem.records.forms import AmendForm, DocumentForm, NoteFieldsForm, NoteStartForm, PsychotherapyNoteForm
 from tandem.records.models import Document, NoteStatus
 from tandem.records.selectors import chart_records
@@ -106,6 +107,8 @@ def document_detail(request: HttpRequest, public_id: str, document_id: str) -> H
         ledger.add(grant, document.organization_id, document.effective_class, f"document:{document.public_id}")
         ledger.write()
         _record(request, patient, Action.VIEW, "document", document.public_id)
+        viewer = _actor(request)
+        sharing_notes.opened(document, viewer)
     context = {
         "nav": "patients",
         "patient": patient,
@@ -114,6 +117,8 @@ def document_detail(request: HttpRequest, public_id: str, document_id: str) -> H
         "shared_basis": BASIS_WORDS.get(grant.basis, ""),
         "part2_notice": PART2_NOTICE if document.part2 and grant.crosses else "",
         "newer": Document.objects.filter(amends=document, status=NoteStatus.SIGNED).first(),
+        # Read receipts: for the author's eyes.
+        "reads": list(document.reads.select_related("reader")) if document.author_id == _actor(request).pk else None,
         "can_amend": document.is_note
         and document.author_id == _actor(request).pk
         and policy.can_write_records(request.user, patient),

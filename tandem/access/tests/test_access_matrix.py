@@ -431,6 +431,8 @@ MATRIX: dict[str, Entry] = {
     "records:summary_pdf": Entry(kwargs=patient, allowed=F(CHART_READERS), patient_scoped=True),
     # Encounter notes: a draft is its author's alone; a signed note reads like
     # any record, and only its author amends it.
+    "messaging:inbox": Entry(),
+    "messaging:inbox_read_all": Entry(method="POST", ok=302),
     "records:note_new": Entry(kwargs=patient, allowed=F({"therapist", "colleague", "prescriber"}), patient_scoped=True),
     "records:note_edit": Entry(kwargs=therapist_draft, allowed=F({"therapist"}), patient_scoped=True),
     "records:note_autosave": Entry(

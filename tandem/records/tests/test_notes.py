@@ -374,3 +374,41 @@ def test_a_co_treatment_visit_shows_both_clinicians_notes_side_by_side(cast: Cas
     # The outsider sees neither the visit nor its notes.
     outsider = sign_in(Client(), cast.outsider)
     assert outsider.get(page).status_code == 404
+
+
+@pytest.mark.django_db
+def test_a_signed_note_reaches_who_may_see_it_and_the_author_sees_who_read_it(cast: Cast) -> None:
+    from tandem.messaging.models import Notification
+    from tandem.records.models import NoteRead
+
+    # Without an authorization the partner prescriber does not see Riverbend's notes: no notification.
+    first = _signed(cast)
+    assert not Notification.objects.filter(kind="note_signed", recipient=cast.prescriber).exists()
+    grant_authorization(cast.patient, cast.riverbend, cast.northstar)
+    note = _signed(cast)
+    sent = Notification.objects.filter(kind="note_signed")
+    assert {n.recipient for n in sent} == {cast.prescriber}  # the care team, not the author or outsiders
+    notice = sent.get()
+    assert cast.patient.first_name not in notice.text and cast.patient.last_name not in notice.text
+    assert "Slept" not in notice.text and notice.link.endswith(f"/records/{note.public_id}/")
+    # A Part 2 note needs the Part 2 consent: coordination alone does not carry it.
+    part2 = _draft(cast)
+    Document.objects.filter(pk=part2.pk).update(part2=True)
+    part2.refresh_from_db()
+    notes.sign(actor=cast.therapist, document=part2, values=DAP, base_revision=0, meta=META)
+    assert Notification.objects.filter(kind="note_signed").count() == 1
+    # The prescriber opens it from the inbox: a receipt for the author, the notification read.
+    prescriber = sign_in(Client(), cast.prescriber)
+    inbox = page_text(prescriber.get(reverse("messaging:inbox")))
+    assert "New note from" in inbox and "1 unread" in inbox
+    assert prescriber.get(notice.link).status_code == 200
+    prescriber.get(notice.link)  # a second look is not a second receipt
+    assert NoteRead.objects.filter(document=note).count() == 1
+    notice.refresh_from_db()
+    assert notice.read_at is not None
+    author_view = page_text(sign_in(Client(), cast.therapist).get(notice.link))
+    assert "Read by" in author_view and cast.prescriber.display_name in author_view
+    assert not NoteRead.objects.filter(reader=cast.therapist).exists()  # the author's own views are not receipts
+    # Someone else's view of the author's page shows no receipts.
+    assert "Read by" not in page_text(prescriber.get(notice.link))
+    assert first.pk and not NoteRead.objects.filter(document=first).exists()

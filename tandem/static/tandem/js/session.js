@@ -64,7 +64,7 @@
   // health information, only a cue. Cues that arrive while a region is
   // fetching are folded into one more fetch once it is done, rather than
   // cutting the first one off.
-  var REFRESHING_KINDS = ["notification", "appointments", "video"];
+  var REFRESHING_KINDS = ["notification", "appointments", "video", "note_read"];
   var refreshing = {};
   function refreshRegion(region) {
     var key = region.id;
