@@ -22,6 +22,7 @@ from tandem.consent.disclosures import Ledger, write_all
 from tandem.patients import selectors, services
 from tandem.patients.forms import CareTeamAddForm, CareTeamEndForm, PatientForm
 from tandem.patients.models import Patient
+from tandem.records.digest import since_last_visit
 from tandem.records.selectors import chart_records
 from tandem.reminders.models import ReminderPreference
 from tandem.scheduling.models import Appointment
@@ -154,6 +155,9 @@ def patient_chart(request: HttpRequest, public_id: str) -> HttpResponse:
         "can_view_access": policy.can_view_access_history(request.user, patient),
         "can_write": policy.can_write_records(request.user, patient, team),
         "my_drafts": list(policy.own_drafts(request.user, patient)),
+        "digest": since_last_visit(request.user, team, shown.documents, appointments)
+        if isinstance(request.user, User)
+        else None,
         "can_write_pn": policy.can_write_psychotherapy_notes(request.user, patient),
         "can_break_glass": policy.can_break_glass(request.user, sharing, team),
         "consent": consent_selectors.summary(patient) if policy.can_manage_consent(request.user, patient) else None,
