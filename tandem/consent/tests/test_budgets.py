@@ -93,7 +93,7 @@ BUDGETS = {
     # (viewer, route, takes the patient): the most queries the page may run,
     # on PostgreSQL, which takes one more than SQLite (the audit chain's lock).
     ("prescriber", "patients:chart", True): 23,
-    ("therapist", "patients:chart", True): 24,  # the chart lists referrals too
+    ("therapist", "patients:chart", True): 25,  # the chart lists referrals, and the viewer's unsigned notes
     ("prescriber", "patients:list", False): 18,
     ("admin", "consent:list", True): 13,
     ("admin", "consent:disclosures", True): 12,
