@@ -11,7 +11,7 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
     path("accounts/", include("tandem.accounts.urls")),
-    path("accounts/", include("tandem.messaging.urls")),
+    path("", include("tandem.messaging.urls")),
     path("patients/", include("tandem.patients.urls")),
     path("", include("tandem.consent.urls")),
     path("", include("tandem.records.urls")),

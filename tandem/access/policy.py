@@ -678,6 +678,46 @@ def note_encounters(user: User, patient: Patient, at: datetime.datetime | None =
     )
 
 
+def can_use_thread(user: User | AnonymousUser | None, patient: Patient, at: datetime.datetime | None = None) -> bool:
+    """The care team's thread about a patient: for its active members, while
+    the patient's consent lets clinical notes travel between every
+    organization on the team (a thread carries the same kind of information).
+    A revoked authorization closes the thread to the other side."""
+    if not _is_signed_in(user):
+        return False
+    team = list(CareTeamMember.objects.filter(active_on(patient.practice.local_date()), patient=patient))
+    if not any(m.user_id == user.pk for m in team) or not can_view_chart(user, patient):
+        return False
+    return thread_open_to(user, sharing_for(user, patient, at), team)
+
+
+def thread_open_to(user: User, sharing: Sharing, team: Sequence[CareTeamMember]) -> bool:
+    """``can_use_thread`` for a page that already holds the viewer's sharing
+    and the patient's whole care team (a chart)."""
+    day = sharing.patient.practice.local_date()
+    active = [m for m in team if m.is_active_on(day)]
+    if not any(m.user_id == user.pk for m in active):
+        return False
+    others = {m.organization_id for m in active} - sharing.own_org_ids
+    return all(sharing.sees(InfoClass.PROGRESS_NOTES, org_id) for org_id in others)
+
+
+def thread_members(patient: Patient) -> list[User]:
+    """Who is in the patient's thread now: active care-team members who may use it."""
+    members = CareTeamMember.objects.filter(active_on(patient.practice.local_date()), patient=patient).select_related(
+        "user"
+    )
+    users = {m.user_id: m.user for m in members if m.user.is_active}
+    return [u for u in users.values() if can_use_thread(u, patient)]
+
+
+def get_thread_patient_for(user: User | AnonymousUser | None, public_id: object) -> Patient:
+    patient = get_patient_for(user, public_id)
+    if not can_use_thread(user, patient):
+        raise Http404("Not found")
+    return patient
+
+
 def can_write_psychotherapy_notes(user: User | AnonymousUser | None, patient: Patient) -> bool:
     """The practice's therapists keep psychotherapy notes on its patients."""
     return Role.THERAPIST in standing(user).roles_in(patient.practice_id)

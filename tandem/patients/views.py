@@ -19,6 +19,7 @@ from tandem.audit import services as audit
 from tandem.audit.models import Action
 from tandem.consent import selectors as consent_selectors
 from tandem.consent.disclosures import Ledger, write_all
+from tandem.messaging import threads
 from tandem.patients import selectors, services
 from tandem.patients.forms import CareTeamAddForm, CareTeamEndForm, PatientForm
 from tandem.patients.models import Patient
@@ -155,6 +156,9 @@ def patient_chart(request: HttpRequest, public_id: str) -> HttpResponse:
         "can_view_access": policy.can_view_access_history(request.user, patient),
         "can_write": policy.can_write_records(request.user, patient, team),
         "my_drafts": list(policy.own_drafts(request.user, patient)),
+        "thread_unread": threads.unread_count(request.user, patient)
+        if isinstance(request.user, User) and policy.thread_open_to(request.user, sharing, team)
+        else None,
         "digest": since_last_visit(request.user, team, shown.documents, appointments)
         if isinstance(request.user, User)
         else None,

@@ -1,4 +1,4 @@
-""""Since your last visit": on opening a chart, what the other clinicians did
+""" "Since your last visit": on opening a chart, what the other clinicians did
 since this clinician last saw the patient.
 
 The last visit is this clinician's latest appointment with the patient that

@@ -194,6 +194,62 @@ def therapist_signed_note(c: Cast) -> dict[str, object]:
     return {"public_id": c.patient.public_id, "document_id": _therapy_note(c, "signed").public_id}  # type: ignore[attr-defined]
 
 
+def thread_patient(c: Cast) -> dict[str, object]:
+    """The shared patient, with the coordination authorization the thread needs."""
+    from tandem.test import grant_authorization
+
+    grant_authorization(c.patient, c.riverbend, c.northstar)
+    return {"public_id": c.patient.public_id}
+
+
+def _message(c: Cast, author: object) -> object:
+    from tandem.messaging import threads
+    from tandem.messaging.models import Message
+
+    thread_patient(c)
+    return Message.objects.create(
+        thread=threads.thread_for(c.patient), author=author, organization=c.riverbend, body="Can we talk about sleep?"
+    )
+
+
+def therapist_message(c: Cast) -> dict[str, object]:
+    return {"public_id": c.patient.public_id, "message_id": _message(c, c.therapist).public_id}  # type: ignore[attr-defined]
+
+
+def thread_attachment(c: Cast) -> dict[str, object]:
+    from django.core.files.base import ContentFile
+
+    from tandem.messaging.models import Attachment
+
+    message = _message(c, c.therapist)
+    found = Attachment.objects.create(
+        message=message,  # type: ignore[misc]
+        file=ContentFile(b"%PDF-1.4\n%%EOF\n", name="letter.pdf"),
+        name="letter.pdf",
+        content_type="application/pdf",
+        size=14,
+        sha256="0" * 64,
+    )
+    return {"public_id": c.patient.public_id, "attachment_id": found.public_id}
+
+
+def consult_for_prescriber(c: Cast) -> dict[str, object]:
+    from django.utils import timezone as tz
+
+    from tandem.messaging import threads
+    from tandem.messaging.models import ConsultRequest
+
+    thread_patient(c)
+    consult = ConsultRequest.objects.create(
+        thread=threads.thread_for(c.patient),
+        requested_by=c.therapist,
+        requested_of=c.prescriber,
+        topic="Panic and the dose change",
+        proposed=[(tz.now() + datetime.timedelta(days=3)).replace(microsecond=0).isoformat()],
+    )
+    return {"public_id": c.patient.public_id, "consult_id": consult.public_id}
+
+
 def private_note(c: Cast) -> dict[str, object]:
     from tandem.records.models import PsychotherapyNote
 
@@ -432,6 +488,24 @@ MATRIX: dict[str, Entry] = {
     # Encounter notes: a draft is its author's alone; a signed note reads like
     # any record, and only its author amends it.
     "messaging:inbox": Entry(),
+    # The care team's thread: its members, while consent lets notes travel both ways.
+    "messaging:thread": Entry(kwargs=thread_patient, allowed=F({"therapist", "prescriber"}), patient_scoped=True),
+    "messaging:consult_new": Entry(kwargs=thread_patient, allowed=F({"therapist", "prescriber"}), patient_scoped=True),
+    "messaging:consult_answer": Entry(
+        kwargs=consult_for_prescriber,
+        method="POST",
+        allowed=F({"prescriber"}),
+        ok=302,
+        data=lambda c: {"answer": "decline"},
+        patient_scoped=True,
+    ),
+    "messaging:attachment": Entry(
+        kwargs=thread_attachment, allowed=F({"therapist", "prescriber"}), patient_scoped=True
+    ),
+    "messaging:message_edit": Entry(kwargs=therapist_message, allowed=F({"therapist"}), patient_scoped=True),
+    "messaging:message_retract": Entry(
+        kwargs=therapist_message, method="POST", allowed=F({"therapist"}), ok=302, patient_scoped=True
+    ),
     "messaging:inbox_read_all": Entry(method="POST", ok=302),
     "records:note_new": Entry(kwargs=patient, allowed=F({"therapist", "colleague", "prescriber"}), patient_scoped=True),
     "records:note_edit": Entry(kwargs=therapist_draft, allowed=F({"therapist"}), patient_scoped=True),

@@ -92,8 +92,10 @@ def _grow(cast: Cast, n: int) -> None:
 BUDGETS = {
     # (viewer, route, takes the patient): the most queries the page may run,
     # on PostgreSQL, which takes one more than SQLite (the audit chain's lock).
-    ("prescriber", "patients:chart", True): 23,
-    ("therapist", "patients:chart", True): 25,  # the chart lists referrals, and the viewer's unsigned notes
+    # The chart: records, appointments, the viewer's unsigned notes and the
+    # thread's unread count; the therapist's lists referrals too.
+    ("prescriber", "patients:chart", True): 24,
+    ("therapist", "patients:chart", True): 26,
     ("prescriber", "patients:list", False): 18,
     ("admin", "consent:list", True): 13,
     ("admin", "consent:disclosures", True): 12,
