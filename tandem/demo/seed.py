@@ -49,6 +49,7 @@ from tandem.credentials.models import (
 from tandem.demo.notes import seed_notes
 from tandem.demo.referrals import remove_referrals, seed_referrals
 from tandem.demo.schedule import schedule_world
+from tandem.demo.threads import remove_threads, seed_threads
 from tandem.demo.video import seed_video
 from tandem.organizations.models import Membership, Organization, OrganizationKind, Partnership, Role
 from tandem.patients.models import CareTeamMember, CareTeamRole, Language, Patient, Payer, SexAtBirth
@@ -297,6 +298,7 @@ def reset() -> None:
         Disclosure.objects.filter(**mine).delete()
         BreakGlass.objects.filter(**mine).delete()
         authorizations.delete()  # with their signing links
+        remove_threads(orgs)
         documents = Document.objects.filter(**mine)
         # Newest versions first: each version holds on to the one it amends.
         for version in sorted(set(documents.values_list("version", flat=True)), reverse=True):
@@ -975,6 +977,7 @@ def seed() -> dict[str, User]:
         seed_referrals(orgs, users)
         seed_video(orgs, users)
         seed_notes(orgs, users, riverbend)
+        seed_threads(orgs, users, riverbend)
 
         audit.record(
             actor=None,

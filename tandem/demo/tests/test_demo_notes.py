@@ -40,3 +40,21 @@ def test_the_demo_has_a_history_of_notes_from_both_sides() -> None:
     assert PsychotherapyNote.objects.values("patient").distinct().count() == 3
     reset()  # signed notes, versions and all, go with the demo
     assert not Document.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_demo_has_a_care_team_thread_with_consult_requests() -> None:
+    from tandem.messaging.models import ConsultRequest, Message, Thread
+
+    seed()
+    thread = Thread.objects.filter(consults__status="proposed").distinct().get()
+    assert thread.messages.count() >= 5 and thread.messages.filter(retracted_at__isnull=False).count() == 1
+    assert Message.objects.filter(mentions__isnull=False).exists()
+    assert all(m.created_at <= timezone.now() for m in Message.objects.all())
+    booked = ConsultRequest.objects.get(status="booked")
+    assert booked.appointment is not None and booked.appointment.appointment_type.kind == "consult"
+    # Its members may use it: the patient's consent lets notes travel both ways.
+    members = {u.email for u in policy.thread_members(thread.patient)}
+    assert {"therapist@riverbend.demo", "prescriber@northstar.demo"} <= members
+    reset()
+    assert not Thread.objects.exists()
