@@ -116,6 +116,10 @@ def patient_create(request: HttpRequest) -> HttpResponse:
     return render(request, "patients/form.html", {"nav": "patients", "form": form, "creating": True}, status=status)
 
 
+RECORDS_PER_PAGE = 25
+ACTIVITY_PER_PAGE = 30
+
+
 @require_GET
 @login_required
 def patient_chart(request: HttpRequest, public_id: str) -> HttpResponse:
@@ -148,7 +152,10 @@ def patient_chart(request: HttpRequest, public_id: str) -> HttpResponse:
         "reminders": ReminderPreference.objects.filter(patient=patient).first() if can_edit else None,
         "current_team": [m for m in team if m.is_active_on(today) or m.starts_on > today],
         "past_team": [m for m in team if m.ends_on and m.ends_on < today],
-        "timeline": selectors.timeline(patient, team, shown.documents, referrals),
+        "records_page": Paginator(shown.documents, RECORDS_PER_PAGE).get_page(request.GET.get("records")),
+        "timeline_page": Paginator(
+            selectors.timeline(patient, team, shown.documents, referrals), ACTIVITY_PER_PAGE
+        ).get_page(request.GET.get("activity")),
         "referrals": [r for r in referrals if r.status != "draft" or r.referred_by_id == request.user.pk],
         "can_refer": policy.can_refer(request.user, patient),
         "can_edit": can_edit,

@@ -412,3 +412,46 @@ def test_a_signed_note_reaches_who_may_see_it_and_the_author_sees_who_read_it(ca
     # Someone else's view of the author's page shows no receipts.
     assert "Read by" not in page_text(prescriber.get(notice.link))
     assert first.pk and not NoteRead.objects.filter(document=first).exists()
+
+
+def _many_notes(cast: Cast, count: int, first: int = 0) -> None:
+    from django.utils import timezone
+
+    start = datetime.date(2023, 1, 2)
+    Document.objects.bulk_create(
+        Document(
+            patient=cast.patient,
+            organization=cast.riverbend,
+            author=cast.therapist,
+            info_class="progress_notes",
+            kind="therapy_dap",
+            title=f"Session {first + n + 1}",
+            body="Data:\nA session.",
+            fields={"data": "A session."},
+            occurred_on=start + datetime.timedelta(days=first + n),
+            status=NoteStatus.SIGNED,
+            signed_at=timezone.now(),
+        )
+        for n in range(count)
+    )
+
+
+@pytest.mark.django_db
+def test_a_chart_with_a_thousand_notes_pages_them_within_a_fixed_number_of_queries(cast: Cast) -> None:
+    client = sign_in(Client(), cast.therapist)
+    chart = reverse("patients:chart", args=[cast.patient.public_id])
+    _many_notes(cast, 3)
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(chart).status_code == 200
+    _many_notes(cast, 997, first=3)
+    with CaptureQueriesContext(connection) as many:
+        page = client.get(chart)
+    assert len(many) == len(few), (len(few), len(many))
+    text = page_text(page)
+    assert "1–25 of 1000" in text and "Older" in text
+    # The newest first; the oldest on the last page.
+    assert "Session 1000<" in text and "Session 976<" in text and "Session 975<" not in text.split("Activity")[0]
+    last = page_text(client.get(chart, {"records": 40}))
+    assert "976–1000 of 1000" in last and "Session 1<" in last
+    activity = page_text(client.get(chart, {"activity": 2}))
+    assert "Page 2 of" in activity
