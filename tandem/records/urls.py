@@ -5,6 +5,7 @@ from tandem.records import views
 app_name = "records"
 
 urlpatterns = [
+    path("search/", views.search_view, name="search"),
     path("patients/<str:public_id>/records/new/", views.document_new, name="document_new"),
     path("patients/<str:public_id>/records/<str:document_id>/", views.document_detail, name="document"),
     path("patients/<str:public_id>/records/<str:document_id>/amend/", views.note_amend, name="note_amend"),

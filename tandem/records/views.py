@@ -23,7 +23,7 @@ from tandem.consent.models import Disclosure
 from tandem.consent.pdf import pdf_response, render_pdf
 from tandem.patients import selectors as patient_selectors
 from tandem.patients.models import Patient
-from tandem.records import notes, services
+from tandem.records import notes, search, services
 from tandem.records import sharing as sharing_notes
 from tandem.records.forms import AmendForm, DocumentForm, NoteFieldsForm, NoteStartForm, PsychotherapyNoteForm
 from tandem.records.models import Document, NoteStatus
@@ -442,3 +442,22 @@ def note_history(request: HttpRequest, public_id: str, document_id: str) -> Http
         _record(request, patient, Action.VIEW, "note_history", document.public_id)
     context = {"nav": "patients", "patient": patient, "document": document, "versions": versions}
     return render(request, "records/note_history.html", context)
+
+
+@require_GET
+@login_required
+def search_view(request: HttpRequest) -> HttpResponse:
+    """Notes and messages this person may see, matching the words asked for."""
+    query = request.GET.get("q", "")[: search.QUERY_MAX]
+    hits = search.search(_actor(request), query) if query.strip() else []
+    if query.strip():
+        audit.record(
+            actor=_actor(request),
+            action=Action.SEARCH,
+            purpose=TREATMENT,
+            meta=audit.RequestMeta.from_request(request),
+            target_type="notes_and_messages",
+            detail={"results": len(hits), "query_length": len(query)},
+        )
+    context = {"nav": "search", "query": query, "hits": hits, "searched": bool(query.strip())}
+    return render(request, "records/search.html", context)

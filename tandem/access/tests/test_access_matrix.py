@@ -488,6 +488,7 @@ MATRIX: dict[str, Entry] = {
     # Encounter notes: a draft is its author's alone; a signed note reads like
     # any record, and only its author amends it.
     "messaging:inbox": Entry(),
+    "records:search": Entry(),
     # The care team's thread: its members, while consent lets notes travel both ways.
     "messaging:thread": Entry(kwargs=thread_patient, allowed=F({"therapist", "prescriber"}), patient_scoped=True),
     "messaging:consult_new": Entry(kwargs=thread_patient, allowed=F({"therapist", "prescriber"}), patient_scoped=True),
