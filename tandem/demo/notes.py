@@ -6,6 +6,7 @@
   visit with both clinicians' notes, an amended note (two versions) and an
   addendum, a provider consult and a collateral contact.
 * The showcase therapist has an unsigned note from four days ago.
+* Riverbend asks for co-signatures: Samuel's latest note waits for Maya's.
 * Two more patients have psychotherapy notes, their therapist's alone.
 
 All of it is invented. Signed notes are written as signed, in one insert:
@@ -19,10 +20,10 @@ import datetime
 from django.utils import timezone
 
 from tandem.accounts.models import User
-from tandem.organizations.models import Organization
+from tandem.organizations.models import Membership, Organization
 from tandem.patients.models import Patient
 from tandem.records import note_kinds
-from tandem.records.models import Change, Document, NoteStatus, PsychotherapyNote
+from tandem.records.models import Change, Cosignature, Document, NoteStatus, PsychotherapyNote
 from tandem.scheduling.models import Appointment, Kind, Status
 
 THERAPY = [
@@ -235,6 +236,17 @@ def seed_notes(orgs: dict[str, Organization], users: dict[str, User], riverbend:
     draft = _note(showcase, maya, orgs["riverbend"], "therapy_birp", dict(THERAPY[1][1]), stale.date(), None)
     Document.objects.filter(pk=draft.pk).update(created_at=stale, updated_at=stale)
     count += 5
+
+    # Riverbend asks for co-signatures on its associate's notes: Samuel's latest waits for Maya.
+    samuel = users["therapist2@riverbend.demo"]
+    Organization.objects.filter(pk=orgs["riverbend"].pk).update(notes_need_cosignature=True)
+    Membership.objects.filter(user=samuel, organization=orgs["riverbend"]).update(supervisor=maya)
+    yesterday = now - datetime.timedelta(days=1)
+    associate = _note(
+        riverbend[20], samuel, orgs["riverbend"], "therapy_dap", dict(THERAPY[0][1]), yesterday.date(), yesterday
+    )
+    Cosignature.objects.create(document=associate, supervisor=maya, requested_at=yesterday)
+    count += 1
 
     for patient, text in zip((riverbend[2], riverbend[5]), PROCESS, strict=True):
         day = (now - datetime.timedelta(days=3)).date()

@@ -12,6 +12,7 @@ from tandem.accounts.models import User
 from tandem.messaging.services import unread_for
 from tandem.organizations.models import CLINICAL_ROLES
 from tandem.patients import selectors as patient_selectors
+from tandem.records.notes import awaiting_cosignature
 from tandem.referrals.selectors import tasks as referral_tasks
 from tandem.scheduling.selectors import agenda_for_day
 from tandem.video.services import waiting_for
@@ -41,5 +42,6 @@ def today(request: HttpRequest) -> HttpResponse:
         "admin_orgs": policy.administered_organizations(request.user),
         "overdue_notes": policy.overdue_drafts(request.user),
         "escalated_notes": policy.escalated_drafts(request.user),
+        "to_cosign": awaiting_cosignature(request.user) if isinstance(request.user, User) else [],
     }
     return render(request, "home/today.html", context)

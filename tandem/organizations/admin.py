@@ -5,7 +5,7 @@ from tandem.organizations.models import Membership, Organization, Partnership
 
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin):
-    list_display = ["name", "kind", "timezone"]
+    list_display = ["name", "kind", "timezone", "notes_need_cosignature"]
     list_filter = ["kind"]
     search_fields = ["name"]
     prepopulated_fields = {"slug": ["name"]}
@@ -13,10 +13,10 @@ class OrganizationAdmin(admin.ModelAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
-    list_display = ["user", "organization", "role", "is_active"]
+    list_display = ["user", "organization", "role", "supervisor", "is_active"]
     list_filter = ["role", "is_active", "organization"]
     search_fields = ["user__email", "user__full_name"]
-    autocomplete_fields = ["user", "organization"]
+    autocomplete_fields = ["user", "organization", "supervisor"]
 
 
 @admin.register(Partnership)

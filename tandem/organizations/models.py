@@ -49,6 +49,11 @@ class Organization(models.Model):
         default=True,
         help_text="Applies to this practice's patients. Psychotherapy notes and Part 2 records always need one.",
     )
+    notes_need_cosignature = models.BooleanField(
+        "notes of supervised clinicians need their supervisor's co-signature",
+        default=False,
+        help_text="A supervised clinician is one whose membership names a supervisor.",
+    )
     created_at = models.DateTimeField(default=dj_timezone.now)
 
     class Meta:
@@ -74,6 +79,11 @@ class Membership(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=32, choices=Role.choices)
+    # For a clinician under supervision (an associate, a resident): who co-signs
+    # their notes, where the organization asks for it.
+    supervisor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="supervisees"
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=dj_timezone.now)
     ended_at = models.DateTimeField(null=True, blank=True)

@@ -170,3 +170,20 @@ class NoteRead(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reader} read {self.document}"
+
+
+class Cosignature(models.Model):
+    """A supervised clinician's signed note waiting for, or bearing, their
+    supervisor's co-signature. The note itself stays locked; this row is the
+    supervisor's mark on it."""
+
+    document = models.OneToOneField(Document, on_delete=models.CASCADE, related_name="cosignature")
+    supervisor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(default=dj_timezone.now)
+    signed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["supervisor", "signed_at"])]
+
+    def __str__(self) -> str:
+        return f"Co-signature of {self.document} by {self.supervisor}"

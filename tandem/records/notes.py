@@ -17,15 +17,17 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.urls import reverse
 from django.utils import timezone
 
 from tandem.accounts.models import User
 from tandem.audit import services as audit
 from tandem.audit.models import Action
+from tandem.messaging.services import notify
 from tandem.organizations.models import Organization
 from tandem.patients.models import Patient
 from tandem.records import note_kinds
-from tandem.records.models import IMMUTABLE_MESSAGE, Change, Document, NoteStatus
+from tandem.records.models import IMMUTABLE_MESSAGE, Change, Cosignature, Document, NoteStatus
 from tandem.records.sharing import on_signed
 from tandem.scheduling.models import Appointment
 
@@ -209,6 +211,7 @@ def sign(
 
         on_record_filed(signed)
         on_signed(signed)
+        _ask_for_cosignature(signed)
     return signed
 
 
@@ -291,3 +294,60 @@ def history(document: Document) -> list[Document]:
         chain.append(later)
         later = Document.objects.filter(amends=later).select_related("author").first()
     return chain
+
+
+# --- Co-signature ----------------------------------------------------------------------------
+
+
+def supervisor_for(document: Document) -> User | None:
+    """Who must co-sign this note: the author's supervisor in the note's
+    organization, when that organization asks for co-signatures."""
+    from tandem.organizations.models import Membership
+
+    if not document.organization.notes_need_cosignature:
+        return None
+    membership = (
+        Membership.objects.filter(user_id=document.author_id, organization_id=document.organization_id, is_active=True)
+        .select_related("supervisor")
+        .first()
+    )
+    supervisor = membership.supervisor if membership is not None else None
+    if supervisor is None or supervisor.pk == document.author_id or not supervisor.is_active:
+        return None
+    return supervisor
+
+
+def _ask_for_cosignature(document: Document) -> None:
+    supervisor = supervisor_for(document)
+    if supervisor is None:
+        return
+    Cosignature.objects.create(document=document, supervisor=supervisor)
+    notify(
+        recipients=[supervisor],
+        kind="cosign_request",
+        text=f"{document.author.display_name} signed a note that needs your co-signature",
+        link=reverse("records:document", args=[document.patient.public_id, document.public_id]),
+        email_subject="A note is waiting for your co-signature in Tandem",
+    )
+
+
+def cosign(*, actor: User, document: Document, meta: audit.RequestMeta) -> Cosignature:
+    """The supervisor co-signs: once, and only the note they were asked to."""
+    with transaction.atomic():
+        done = Cosignature.objects.filter(document=document, supervisor=actor, signed_at__isnull=True).update(
+            signed_at=timezone.now()
+        )
+        row = Cosignature.objects.filter(document=document, supervisor=actor).first()
+        if row is None:
+            raise NoteError("This note does not need your co-signature.")
+        if done:
+            _audit(actor, Action.SIGN, document, meta, cosignature=True)
+    return row
+
+
+def awaiting_cosignature(user: User) -> list[Cosignature]:
+    return list(
+        Cosignature.objects.filter(supervisor=user, signed_at__isnull=True)
+        .select_related("document__patient", "document__author")
+        .order_by("requested_at")
+    )

@@ -10,6 +10,7 @@ urlpatterns = [
     path("patients/<str:public_id>/records/<str:document_id>/", views.document_detail, name="document"),
     path("patients/<str:public_id>/records/<str:document_id>/amend/", views.note_amend, name="note_amend"),
     path("patients/<str:public_id>/records/<str:document_id>/history/", views.note_history, name="note_history"),
+    path("patients/<str:public_id>/records/<str:document_id>/cosign/", views.note_cosign, name="note_cosign"),
     path("patients/<str:public_id>/notes/new/", views.note_new, name="note_new"),
     path("patients/<str:public_id>/notes/<str:note_id>/", views.note_edit, name="note_edit"),
     path("patients/<str:public_id>/notes/<str:note_id>/autosave/", views.note_autosave, name="note_autosave"),

@@ -117,6 +117,7 @@ def document_detail(request: HttpRequest, public_id: str, document_id: str) -> H
         "shared_basis": BASIS_WORDS.get(grant.basis, ""),
         "part2_notice": PART2_NOTICE if document.part2 and grant.crosses else "",
         "newer": Document.objects.filter(amends=document, status=NoteStatus.SIGNED).first(),
+        "cosignature": getattr(document, "cosignature", None),
         # Read receipts: for the author's eyes.
         "reads": list(document.reads.select_related("reader")) if document.author_id == _actor(request).pk else None,
         "can_amend": document.is_note
@@ -461,3 +462,18 @@ def search_view(request: HttpRequest) -> HttpResponse:
         )
     context = {"nav": "search", "query": query, "hits": hits, "searched": bool(query.strip())}
     return render(request, "records/search.html", context)
+
+
+@require_POST
+@login_required
+def note_cosign(request: HttpRequest, public_id: str, document_id: str) -> HttpResponse:
+    """The supervisor's co-signature on a supervised clinician's note."""
+    patient = policy.get_patient_for(request.user, public_id)
+    sharing = policy.sharing_for(request.user, patient)
+    document, _grant = policy.get_document_for(sharing, document_id)
+    try:
+        notes.cosign(actor=_actor(request), document=document, meta=audit.RequestMeta.from_request(request))
+    except notes.NoteError:
+        raise Http404("Not found") from None
+    messages.success(request, "Co-signed.")
+    return redirect("records:document", patient.public_id, document.public_id)

@@ -194,6 +194,27 @@ def therapist_signed_note(c: Cast) -> dict[str, object]:
     return {"public_id": c.patient.public_id, "document_id": _therapy_note(c, "signed").public_id}  # type: ignore[attr-defined]
 
 
+def note_to_cosign(c: Cast) -> dict[str, object]:
+    """The colleague's signed note, waiting for the therapist's co-signature."""
+    from tandem.organizations.models import Organization
+    from tandem.records.models import Cosignature, Document
+
+    Organization.objects.filter(pk=c.riverbend.pk).update(notes_need_cosignature=True)
+    Membership.objects.filter(user=c.colleague, organization=c.riverbend).update(supervisor=c.therapist)
+    document = Document.objects.create(
+        patient=c.patient,
+        organization=c.riverbend,
+        author=c.colleague,
+        info_class="progress_notes",
+        kind="therapy_dap",
+        title="Therapy progress note (DAP)",
+        body="Data:\nFirst session.",
+        occurred_on=datetime.date(2026, 1, 5),
+    )
+    Cosignature.objects.create(document=document, supervisor=c.therapist)
+    return {"public_id": c.patient.public_id, "document_id": document.public_id}
+
+
 def thread_patient(c: Cast) -> dict[str, object]:
     """The shared patient, with the coordination authorization the thread needs."""
     from tandem.test import grant_authorization
@@ -518,6 +539,9 @@ MATRIX: dict[str, Entry] = {
         patient_scoped=True,
     ),
     "records:note_amend": Entry(kwargs=therapist_signed_note, allowed=F({"therapist"}), patient_scoped=True),
+    "records:note_cosign": Entry(
+        kwargs=note_to_cosign, method="POST", allowed=F({"therapist"}), ok=302, patient_scoped=True
+    ),
     "records:note_history": Entry(kwargs=therapist_signed_note, allowed=F(PRACTICE_STAFF), patient_scoped=True),
     "records:pn_list": Entry(
         kwargs=lambda c: {"public_id": private_note(c)["public_id"]},

@@ -38,6 +38,11 @@ def test_the_demo_has_a_history_of_notes_from_both_sides() -> None:
     assert draft.author == users["therapist@riverbend.demo"]
     assert timezone.now() - draft.created_at > datetime.timedelta(hours=72)
     assert PsychotherapyNote.objects.values("patient").distinct().count() == 3
+    from tandem.records.models import Cosignature
+
+    waiting = Cosignature.objects.get(signed_at__isnull=True)
+    assert waiting.supervisor == users["therapist@riverbend.demo"]
+    assert waiting.document.author == users["therapist2@riverbend.demo"]
     reset()  # signed notes, versions and all, go with the demo
     assert not Document.objects.exists()
 

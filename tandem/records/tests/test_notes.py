@@ -455,3 +455,48 @@ def test_a_chart_with_a_thousand_notes_pages_them_within_a_fixed_number_of_queri
     assert "976–1000 of 1000" in last and "Session 1<" in last
     activity = page_text(client.get(chart, {"activity": 2}))
     assert "Page 2 of" in activity
+
+
+@pytest.mark.django_db
+def test_a_supervised_clinicians_note_waits_for_the_supervisors_co_signature(cast: Cast) -> None:
+    from tandem.messaging.models import Notification
+    from tandem.organizations.models import Membership, Organization
+    from tandem.records.models import Cosignature
+
+    def colleague_signs() -> Document:
+        draft, _ = notes.start(
+            actor=cast.colleague,
+            patient=cast.patient,
+            organization=cast.riverbend,
+            kind="therapy_birp",
+            occurred_on=datetime.date(2026, 11, 20),
+            encounter=None,
+            part2=False,
+            form_token=uuid.uuid4(),
+            meta=META,
+        )
+        values = {"behavior": "b", "intervention": "i", "response": "r", "plan": "p"}
+        return notes.sign(actor=cast.colleague, document=draft, values=values, base_revision=0, meta=META)
+
+    Membership.objects.filter(user=cast.colleague, organization=cast.riverbend).update(supervisor=cast.therapist)
+    # The practice does not ask for co-signatures yet: none is requested.
+    assert not hasattr(colleague_signs(), "cosignature")
+    Organization.objects.filter(pk=cast.riverbend.pk).update(notes_need_cosignature=True)
+    note = colleague_signs()
+    pending = Cosignature.objects.get(document=note)
+    assert pending.supervisor == cast.therapist and pending.signed_at is None
+    assert Notification.objects.filter(recipient=cast.therapist, kind="cosign_request").exists()
+    therapist = sign_in(Client(), cast.therapist)
+    assert f"Co-sign {cast.colleague.display_name}'s note" in page_text(therapist.get(reverse("home:today")))
+    url = reverse("records:document", args=[cast.patient.public_id, note.public_id])
+    assert "Co-sign this note" in page_text(therapist.get(url))
+    cosign = reverse("records:note_cosign", args=[cast.patient.public_id, note.public_id])
+    assert sign_in(Client(), cast.admin).post(cosign).status_code == 404  # only the supervisor
+    assert therapist.post(cosign).status_code == 302
+    assert therapist.post(cosign).status_code == 302  # twice is still once
+    pending.refresh_from_db()
+    assert pending.signed_at is not None
+    assert f"Co-signed by {cast.therapist.display_name}" in page_text(sign_in(Client(), cast.colleague).get(url))
+    assert f"Co-sign {cast.colleague.display_name}'s note" not in page_text(therapist.get(reverse("home:today")))
+    note.refresh_from_db()
+    assert note.status == NoteStatus.SIGNED  # the note itself never changed
