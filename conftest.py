@@ -17,15 +17,17 @@ from tandem.test import Cast, build_cast, sign_in
 
 @pytest.fixture(autouse=True)
 def private_files(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """Every test keeps uploaded documents and signed PDFs in its own folder. Django resolves a
+    """Every test keeps uploaded documents, attachments and signed PDFs in its own folder. Django resolves a
     field's storage once, at import, so each document field is pointed there."""
     from tandem.consent.models import Authorization
     from tandem.credentials.models import KIND_MODELS
+    from tandem.messaging.models import Attachment
 
     storage = FileSystemStorage(location=tmp_path / "private", base_url=None)
     for model in KIND_MODELS.values():
         monkeypatch.setattr(model._meta.get_field("document"), "storage", storage)
     monkeypatch.setattr(Authorization._meta.get_field("pdf"), "storage", storage)
+    monkeypatch.setattr(Attachment._meta.get_field("file"), "storage", storage)
     return tmp_path / "private"
 
 
