@@ -98,6 +98,7 @@ from bench.load import (
     wait_for_quiet,
 )
 from bench.manifest import REPO, RESULTS_DIR, RUNS_DIR, tandem_env
+from tandem.lib.chromium import CHROMIUM, CHROMIUM_ARGS  # the browser suite's flags
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -105,30 +106,7 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page
 
 HOST = "127.0.0.1"
-CHROMIUM = "/usr/bin/chromium"  # Debian's; never `playwright install`
-# The browser suite's flags (tests/e2e/e2e_harness.py), kept here so the bench
-# stands alone: a fake camera and microphone, no mDNS, no name resolves except
-# the local ones, and loopback allowed as an ICE candidate (the namespace has
-# nothing else).
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-    "--autoplay-policy=no-user-gesture-required",
-    "--disable-features=WebRtcHideLocalIpsWithMdns",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-default-apps",
-    "--disable-domain-reliability",
-    "--no-first-run",
-    "--no-default-browser-check",
-    "--disable-quic",
-    "--metrics-recording-only",
-    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1",
-    "--allow-loopback-in-peer-connection",
-]
+
 # Set on the re-executed process, so a namespace that still shows other
 # interfaces fails instead of re-executing for ever.
 NAMESPACE_MARK = "TANDEM_BENCH_VIDEO_NETNS"

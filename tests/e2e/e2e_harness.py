@@ -17,30 +17,12 @@ import pyotp
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, WebSocketRoute, expect
 
 from tandem.accounts.models import User
+from tandem.lib import chromium
 from tandem.test import PASSWORD, TOTP_SECRET
 
-CHROMIUM = "/usr/bin/chromium"
-# As in /work/shared/reference/webrtc-testing.md: a fake camera and microphone
-# for the call tests to come, and no name resolves except the local ones.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-    "--autoplay-policy=no-user-gesture-required",
-    "--disable-features=WebRtcHideLocalIpsWithMdns",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-default-apps",
-    "--disable-domain-reliability",
-    "--no-first-run",
-    "--no-default-browser-check",
-    "--disable-quic",
-    "--metrics-recording-only",
-    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1",
-    "--allow-loopback-in-peer-connection",
-]
+# A fake camera and microphone for the call tests, and no name resolves
+# except the local ones (see tandem/lib/chromium.py).
+CHROMIUM, CHROMIUM_ARGS = chromium.CHROMIUM, chromium.CHROMIUM_ARGS
 
 SIGN_IN_URL = re.compile(r"/accounts/sign-in/(\?.*)?$")
 CODE_URL = re.compile(r"/accounts/sign-in/code/(\?.*)?$")
