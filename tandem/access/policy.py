@@ -702,13 +702,17 @@ def thread_open_to(user: User, sharing: Sharing, team: Sequence[CareTeamMember])
     return all(sharing.sees(InfoClass.PROGRESS_NOTES, org_id) for org_id in others)
 
 
-def thread_members(patient: Patient) -> list[User]:
-    """Who is in the patient's thread now: active care-team members who may use it."""
+def active_team_users(patient: Patient) -> list[User]:
+    """The patient's active care-team members, in one query."""
     members = CareTeamMember.objects.filter(active_on(patient.practice.local_date()), patient=patient).select_related(
         "user"
     )
-    users = {m.user_id: m.user for m in members if m.user.is_active}
-    return [u for u in users.values() if can_use_thread(u, patient)]
+    return list({m.user_id: m.user for m in members if m.user.is_active}.values())
+
+
+def thread_members(patient: Patient) -> list[User]:
+    """Who is in the patient's thread now: active care-team members who may use it."""
+    return [u for u in active_team_users(patient) if can_use_thread(u, patient)]
 
 
 def get_thread_patient_for(user: User | AnonymousUser | None, public_id: object) -> Patient:

@@ -84,7 +84,9 @@ def _context(request: HttpRequest, patient: Patient, form: MessageForm, **extra:
         .prefetch_related("attachments", "mentions")
         .order_by("-created_at", "-id")[:PAGE]
     )[::-1]
-    members = policy.thread_members(patient)
+    # The team as the page shows it (names and "seen by"); who may post is
+    # checked per person where it matters, on sending and on mentions.
+    members = policy.active_team_users(patient)
     reads = {r.user_id: r.read_at for r in thread.reads.all()}
     now = timezone.now()
     for m in rows:

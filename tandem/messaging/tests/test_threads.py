@@ -200,3 +200,34 @@ def test_a_consult_request_ends_as_a_booked_provider_consult(shared: Cast) -> No
     assert again.status_code == 302 and Appointment.objects.count() == 1
     assert "Booked" in page_text(therapist.get(_url(cast)))
     assert ConsultRequest.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_thread_pages_have_query_budgets_that_do_not_grow_with_messages(shared: Cast) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    cast = shared
+    client = sign_in(Client(), cast.therapist)
+
+    def used(url: str) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200, url
+        return len(queries)
+
+    _post(cast, cast.prescriber, "First.", [SimpleUploadedFile("a.pdf", PDF, "application/pdf")])
+    used(_url(cast))  # the first visit records how far the reader has read
+    _post(cast, cast.prescriber, "Second.")
+    few = used(_url(cast))
+    for n in range(60):
+        _post(cast, cast.prescriber if n % 2 else cast.therapist, f"Message {n} @{cast.prescriber.display_name}")
+    many = used(_url(cast))
+    assert many == few and many <= 32, (few, many)
+    mine = Message.objects.filter(author=cast.therapist).latest("created_at")
+    budgets = {
+        reverse("messaging:inbox"): 10,
+        reverse("messaging:consult_new", args=[cast.patient.public_id]): 30,
+        reverse("messaging:message_edit", args=[cast.patient.public_id, mine.public_id]): 24,
+    }
+    for url, budget in budgets.items():
+        assert used(url) <= budget, (url, used(url))
