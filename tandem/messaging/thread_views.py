@@ -11,6 +11,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -78,12 +79,14 @@ class ConsultForm(forms.Form):
 def _context(request: HttpRequest, patient: Patient, form: MessageForm, **extra: object) -> dict[str, object]:
     viewer = _actor(request)
     thread = threads.thread_for(patient)
-    total = thread.messages.count()
-    rows = list(
+    # Newest page first; each page reads oldest to newest.
+    page = Paginator(
         thread.messages.select_related("author", "organization")
         .prefetch_related("attachments", "mentions")
-        .order_by("-created_at", "-id")[:PAGE]
-    )[::-1]
+        .order_by("-created_at", "-id"),
+        PAGE,
+    ).get_page(request.GET.get("page"))
+    rows = list(page.object_list)[::-1]
     # The team as the page shows it (names and "seen by"); who may post is
     # checked per person where it matters, on sending and on mentions.
     members = policy.active_team_users(patient)
@@ -105,7 +108,7 @@ def _context(request: HttpRequest, patient: Patient, form: MessageForm, **extra:
         "patient": patient,
         "thread": thread,
         "rows": rows,
-        "older": max(total - PAGE, 0),
+        "page": page,
         "members": members,
         "form": form,
         "consults": consults,

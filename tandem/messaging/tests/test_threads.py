@@ -223,6 +223,11 @@ def test_thread_pages_have_query_budgets_that_do_not_grow_with_messages(shared: 
         _post(cast, cast.prescriber if n % 2 else cast.therapist, f"Message {n} @{cast.prescriber.display_name}")
     many = used(_url(cast))
     assert many == few and many <= 32, (few, many)
+    # The newest 50 show; the earlier ones are a page away.
+    newest = page_text(client.get(_url(cast)))
+    assert "Message 59" in newest and "Message 9 " not in newest and "Earlier messages" in newest
+    earlier = page_text(client.get(_url(cast), {"page": 2}))
+    assert "First." in earlier and "Message 59" not in earlier
     mine = Message.objects.filter(author=cast.therapist).latest("created_at")
     budgets = {
         reverse("messaging:inbox"): 10,
