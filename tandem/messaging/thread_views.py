@@ -93,9 +93,9 @@ def _context(request: HttpRequest, patient: Patient, form: MessageForm, **extra:
     reads = {r.user_id: r.read_at for r in thread.reads.all()}
     now = timezone.now()
     for m in rows:
-        m.can_edit = m.author_id == viewer.pk and m.retracted_at is None and now <= m.editable_until  # type: ignore[attr-defined]
+        m.can_edit = m.author_id == viewer.pk and m.retracted_at is None and now <= m.editable_until
         # Read status: the other members who have read the thread past this message.
-        m.seen_by = [  # type: ignore[attr-defined]
+        m.seen_by = [
             u.display_name for u in members if u.pk != m.author_id and u.pk in reads and reads[u.pk] >= m.created_at
         ]
     consults = list(
