@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "tandem.referrals",
     "tandem.video",
     "tandem.messaging",
+    "tandem.measures",
     "tandem.home",
     "tandem.operations",
     "tandem.demo",

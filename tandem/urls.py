@@ -12,6 +12,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("tandem.accounts.urls")),
     path("", include("tandem.messaging.urls")),
+    path("", include("tandem.measures.urls")),
     path("patients/", include("tandem.patients.urls")),
     path("", include("tandem.consent.urls")),
     path("", include("tandem.records.urls")),

@@ -34,6 +34,7 @@ from tandem.audit.models import AuditEvent
 from tandem.consent.models import Authorization, Basis, BreakGlass, SigningLink
 from tandem.consent.models import Kind as ConsentKind
 from tandem.consent.models import in_force as consent_in_force
+from tandem.measures.models import Response, ResponseStatus
 from tandem.organizations.models import (
     ADMIN_ROLES,
     CLINICAL_ROLES,
@@ -554,6 +555,15 @@ def get_document_for(sharing: Sharing, public_id: object) -> tuple[Document, Gra
     if document is None or grant is None:
         raise Http404("Not found")
     return document, grant
+
+
+def visible_responses(sharing: Sharing) -> list[Response]:
+    """The patient's scored questionnaires this viewer may see: assessments
+    are their own consent class."""
+    rows = Response.objects.filter(patient=sharing.patient, status=ResponseStatus.COMPLETE).select_related(
+        "administered_by", "organization"
+    )
+    return [r for r in rows if sharing.sees(InfoClass.ASSESSMENTS, r.organization_id)]
 
 
 def get_draft_for(user: User | AnonymousUser | None, patient: Patient, public_id: object) -> Document:

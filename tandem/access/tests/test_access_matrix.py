@@ -509,6 +509,13 @@ MATRIX: dict[str, Entry] = {
     # Encounter notes: a draft is its author's alone; a signed note reads like
     # any record, and only its author amends it.
     "messaging:inbox": Entry(),
+    # Questionnaires: read like the chart, showing only the assessments consent lets through.
+    "measures:list": Entry(kwargs=patient, allowed=F(CHART_READERS), patient_scoped=True),
+    "measures:administer": Entry(
+        kwargs=lambda c: {"public_id": c.patient.public_id, "instrument_key": "phq9"},
+        allowed=F({"therapist", "colleague", "prescriber"}),
+        patient_scoped=True,
+    ),
     "records:search": Entry(),
     # The care team's thread: its members, while consent lets notes travel both ways.
     "messaging:thread": Entry(kwargs=thread_patient, allowed=F({"therapist", "prescriber"}), patient_scoped=True),

@@ -1,0 +1,75 @@
+"""Questionnaire responses and their scores.
+
+A response keeps the answers as given (the position of each option chosen),
+the instrument's key and version, and, once complete, the score the engine
+gave it. Each scored response is also a FHIR-ready observation (``fhir.py``):
+the instrument's LOINC total code, the value, and a link to the answers.
+Assessments are their own consent class (``InfoClass.ASSESSMENTS``).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone as dj_timezone
+
+from tandem.organizations.models import Organization
+from tandem.patients.models import Patient
+
+
+class Source(models.TextChoices):
+    IN_SESSION = "in_session", "In session, with the clinician"
+    PATIENT_LINK = "patient_link", "By the patient, through a link"
+
+
+class ResponseStatus(models.TextChoices):
+    IN_PROGRESS = "in_progress", "In progress"
+    COMPLETE = "complete", "Complete"
+
+
+class Response(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="responses")
+    # Whose measurement it is: the organization of the clinician who gave it or sent the link.
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    instrument = models.CharField(max_length=40)
+    instrument_version = models.CharField(max_length=20)
+    language = models.CharField(max_length=5, default="en")
+    source = models.CharField(max_length=20, choices=Source.choices)
+    administered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    answers = models.JSONField(default=dict)
+    status = models.CharField(max_length=12, choices=ResponseStatus.choices, default=ResponseStatus.IN_PROGRESS)
+    total = models.PositiveSmallIntegerField(null=True, blank=True)
+    band = models.CharField(max_length=80, blank=True)
+    positive = models.BooleanField(null=True, blank=True)
+    critical = models.JSONField(default=list, blank=True)
+    subscales = models.JSONField(default=dict, blank=True)
+    started_at = models.DateTimeField(default=dj_timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    form_token = models.UUIDField(null=True, blank=True, unique=True, editable=False)
+
+    class Meta:
+        ordering = ["-completed_at", "-started_at", "-id"]
+        indexes = [
+            models.Index(fields=["patient", "instrument", "completed_at"]),
+            models.Index(fields=["status", "completed_at"]),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=ResponseStatus.values), name="response_status_valid"),
+            models.CheckConstraint(
+                condition=Q(status="in_progress") | (Q(completed_at__isnull=False) & Q(total__isnull=False)),
+                name="response_complete_has_score",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.instrument} {self.public_id}"
+
+    @property
+    def is_complete(self) -> bool:
+        return self.status == ResponseStatus.COMPLETE
