@@ -153,6 +153,8 @@ else:
 # --- Background tasks -------------------------------------------------------------
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 WORKER_HEARTBEAT_STALE_SECONDS = env_int("TANDEM_WORKER_STALE_SECONDS", 120, minimum=10)
+# A safety alert nobody has acknowledged goes to the organizations' admins after this long.
+SAFETY_ALERT_ESCALATE_MINUTES = env_int("TANDEM_SAFETY_ALERT_ESCALATE_MINUTES", 60, minimum=5, maximum=24 * 60)
 
 # --- Accounts and sessions ----------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

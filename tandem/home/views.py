@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET
 
 from tandem.access import policy
 from tandem.accounts.models import User
+from tandem.measures.alerts import open_alerts_for
 from tandem.messaging.services import unread_for
 from tandem.organizations.models import CLINICAL_ROLES
 from tandem.patients import selectors as patient_selectors
@@ -43,5 +44,6 @@ def today(request: HttpRequest) -> HttpResponse:
         "overdue_notes": policy.overdue_drafts(request.user),
         "escalated_notes": policy.escalated_drafts(request.user),
         "to_cosign": awaiting_cosignature(request.user) if isinstance(request.user, User) else [],
+        "safety_alerts": open_alerts_for(request.user) if isinstance(request.user, User) else [],
     }
     return render(request, "home/today.html", context)

@@ -73,3 +73,40 @@ class Response(models.Model):
     @property
     def is_complete(self) -> bool:
         return self.status == ResponseStatus.COMPLETE
+
+
+class SafetyAlert(models.Model):
+    """A critical answer (PHQ-9 item 9, a high-risk C-SSRS answer, EPDS item
+    10): the care team is told at once, someone acknowledges it with what
+    they did, and if nobody has within the configured time it escalates,
+    once, to the organizations' admins."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="safety_alerts")
+    response = models.OneToOneField(Response, on_delete=models.PROTECT, related_name="safety_alert")
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    reasons = models.JSONField(default=list)
+    opened_at = models.DateTimeField(default=dj_timezone.now)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    action_taken = models.TextField(max_length=2000, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        indexes = [models.Index(fields=["acknowledged_at", "escalated_at", "opened_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(acknowledged_at__isnull=True) | (Q(acknowledged_by__isnull=False) & ~Q(action_taken="")),
+                name="safety_alert_acknowledged_with_action",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Safety alert {self.public_id}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.acknowledged_at is None

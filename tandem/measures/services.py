@@ -11,7 +11,7 @@ from django.utils import timezone
 from tandem.accounts.models import User
 from tandem.audit import services as audit
 from tandem.audit.models import Action
-from tandem.measures import instruments, scoring
+from tandem.measures import alerts, instruments, scoring
 from tandem.measures.models import Response, ResponseStatus, Source
 from tandem.organizations.models import Organization
 from tandem.patients.models import Patient
@@ -82,6 +82,7 @@ def record_in_session(
                 target_id=response.public_id,
                 detail={"instrument": instrument.key},
             )
+            alerts.open_for(response)
     except IntegrityError:
         first = Response.objects.filter(form_token=form_token, administered_by=actor).first()
         if first is None:

@@ -20,8 +20,9 @@ from tandem.accounts.models import User
 from tandem.audit import services as audit
 from tandem.audit.models import Action
 from tandem.consent.disclosures import Ledger
-from tandem.measures import instruments, services
+from tandem.measures import alerts, instruments, services
 from tandem.measures.instruments import Instrument
+from tandem.measures.models import SafetyAlert
 
 
 def _actor(request: HttpRequest) -> User:
@@ -141,3 +142,61 @@ def administer(request: HttpRequest, public_id: str, instrument_key: str) -> Htt
         "recall": instrument.recall.get(language, instrument.recall["en"]),
     }
     return render(request, "measures/administer.html", context, status=400 if form.errors else 200)
+
+
+class AcknowledgeForm(forms.Form):
+    action = forms.CharField(
+        label="What was done",
+        max_length=alerts.ACTION_MAX,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="For example: called the patient, completed a risk assessment, safety plan reviewed.",
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def alert_detail(request: HttpRequest, public_id: str, alert_id: str) -> HttpResponse:
+    """A safety alert, for the patient's care team: what was answered, and
+    acknowledging it with the action taken."""
+    patient = policy.get_patient_for(request.user, public_id)
+    alert = (
+        SafetyAlert.objects.filter(patient=patient, public_id=policy.parse_public_id(alert_id))
+        .select_related("response", "acknowledged_by", "patient__practice")
+        .first()
+    )
+    if alert is None or not alerts.may_see(_actor(request), alert):
+        raise Http404("Not found")
+    form = AcknowledgeForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            alerts.acknowledge(
+                actor=_actor(request),
+                alert=alert,
+                action=form.cleaned_data["action"],
+                meta=audit.RequestMeta.from_request(request),
+            )
+        except alerts.AlertError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, "Acknowledged. The care team can see what was done.")
+            return redirect("measures:alert", patient.public_id, alert.public_id)
+    if request.method == "GET":
+        audit.record(
+            actor=_actor(request),
+            action=Action.VIEW,
+            purpose=services.TREATMENT,
+            meta=audit.RequestMeta.from_request(request),
+            patient_id=patient.public_id,
+            target_type="safety_alert",
+            target_id=str(alert.public_id),
+        )
+    instrument = instruments.get(alert.response.instrument)
+    context = {
+        "nav": "patients",
+        "patient": patient,
+        "alert": alert,
+        "instrument": instrument,
+        "form": form,
+        "on_team": _actor(request) in alerts.team_for(alert),
+    }
+    return render(request, "measures/alert.html", context, status=400 if form.errors else 200)

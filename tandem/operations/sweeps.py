@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from tandem.accounts.models import SignInThrottle
 from tandem.credentials.alerts import sweep_expiring_credentials
+from tandem.measures.alerts import escalation_sweep as safety_alert_escalations
 from tandem.messaging.digest import send_digests
 from tandem.operations.models import SweepRun
 from tandem.referrals.services import escalation_sweep, waitlist_sweep
@@ -45,6 +46,7 @@ def prune_throttles(now: datetime.datetime) -> int:
 
 
 SWEEPS: list[Sweep] = [
+    Sweep("safety_alert_escalations", datetime.timedelta(minutes=1), safety_alert_escalations),
     Sweep("patient_reminders", datetime.timedelta(minutes=1), send_due_reminders),
     Sweep("referral_waitlist", datetime.timedelta(minutes=1), waitlist_sweep),
     Sweep("referral_escalations", datetime.timedelta(minutes=5), escalation_sweep),

@@ -215,6 +215,24 @@ def note_to_cosign(c: Cast) -> dict[str, object]:
     return {"public_id": c.patient.public_id, "document_id": document.public_id}
 
 
+def safety_alert(c: Cast) -> dict[str, object]:
+    """An open safety alert from the therapist's PHQ-9 (item 9 answered)."""
+    from tandem.audit.services import SYSTEM
+    from tandem.measures.services import record_in_session
+
+    response, _ = record_in_session(
+        actor=c.therapist,
+        patient=c.patient,
+        organization=c.riverbend,
+        instrument_key="phq9",
+        answers={str(n): 1 for n in range(1, 10)},
+        language="en",
+        form_token=uuid.uuid4(),
+        meta=SYSTEM,
+    )
+    return {"public_id": c.patient.public_id, "alert_id": response.safety_alert.public_id}
+
+
 def thread_patient(c: Cast) -> dict[str, object]:
     """The shared patient, with the coordination authorization the thread needs."""
     from tandem.test import grant_authorization
@@ -511,6 +529,8 @@ MATRIX: dict[str, Entry] = {
     "messaging:inbox": Entry(),
     # Questionnaires: read like the chart, showing only the assessments consent lets through.
     "measures:list": Entry(kwargs=patient, allowed=F(CHART_READERS), patient_scoped=True),
+    # A safety alert: the care team who may see the patient's assessments (no authorization here).
+    "measures:alert": Entry(kwargs=safety_alert, allowed=F({"therapist"}), patient_scoped=True),
     "measures:administer": Entry(
         kwargs=lambda c: {"public_id": c.patient.public_id, "instrument_key": "phq9"},
         allowed=F({"therapist", "colleague", "prescriber"}),

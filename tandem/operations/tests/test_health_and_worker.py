@@ -51,6 +51,7 @@ def test_sweeps_run_when_due_and_not_before() -> None:
     later = timezone.now() + datetime.timedelta(hours=2)
     with time_machine.travel(later, tick=False):
         assert set(run_due_sweeps()) == {
+            "safety_alert_escalations",
             "patient_reminders",
             "referral_waitlist",
             "referral_escalations",
@@ -59,7 +60,7 @@ def test_sweeps_run_when_due_and_not_before() -> None:
             "prune_sessions",
             "prune_sign_in_throttles",
         }
-    assert SweepRun.objects.filter(last_error="").count() == 7
+    assert SweepRun.objects.filter(last_error="").count() == 8
 
 
 @pytest.mark.django_db
