@@ -63,3 +63,26 @@ def test_the_demo_has_a_care_team_thread_with_consult_requests() -> None:
     assert {"therapist@riverbend.demo", "prescriber@northstar.demo"} <= members
     reset()
     assert not Thread.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_demo_has_score_histories_in_four_shapes_and_one_open_safety_alert() -> None:
+    from tandem.measures import instruments, scoring
+    from tandem.measures.models import Response, SafetyAlert
+
+    seed()
+    phq9 = instruments.get("phq9")
+    latest_by_patient: dict[int, list[int]] = {}
+    for r in Response.objects.filter(instrument="phq9").order_by("completed_at"):
+        latest_by_patient.setdefault(r.patient_id, []).append(r.total or 0)
+        # Every stored score is what the engine gives its answers.
+        assert scoring.score(phq9, r.answers).total == r.total
+        assert r.completed_at <= timezone.now()
+    assert len(latest_by_patient) >= 30
+    outcomes = [scoring.change(phq9, totals[0], totals[-1]) for totals in latest_by_patient.values() if len(totals) > 1]
+    assert any(o.remission for o in outcomes) and any(o.response and not o.remission for o in outcomes)
+    assert any(not o.response and o.change > -3 for o in outcomes)  # flat
+    alert = SafetyAlert.objects.get()
+    assert alert.is_open and alert.response.answers["9"] == 1
+    reset()
+    assert not Response.objects.exists() and not SafetyAlert.objects.exists()
