@@ -34,7 +34,7 @@ from tandem.audit.models import AuditEvent
 from tandem.consent.models import Authorization, Basis, BreakGlass, SigningLink
 from tandem.consent.models import Kind as ConsentKind
 from tandem.consent.models import in_force as consent_in_force
-from tandem.measures.models import Response, ResponseStatus
+from tandem.measures.models import MeasureLink, Response, ResponseStatus
 from tandem.organizations.models import (
     ADMIN_ROLES,
     CLINICAL_ROLES,
@@ -1121,6 +1121,23 @@ def get_video_appointment_for(user: User | AnonymousUser | None, public_id: obje
     if appointment is None:
         raise Http404("Not found")
     return appointment
+
+
+def measure_link_for(token: str) -> MeasureLink:
+    """The questionnaire link a token opens, whatever its state (the page
+    says why a used or expired one no longer opens); 404 for anything else."""
+    from tandem.lib import tokens
+
+    if not token or len(token) > tokens.MAX_LENGTH:
+        raise Http404("Not found")
+    link = (
+        MeasureLink.objects.filter(token_hash=tokens.token_hash(token))
+        .select_related("patient__practice", "organization")
+        .first()
+    )
+    if link is None:
+        raise Http404("Not found")
+    return link
 
 
 def patient_link_for(token: str) -> PatientLink:

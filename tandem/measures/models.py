@@ -52,6 +52,8 @@ class Response(models.Model):
     started_at = models.DateTimeField(default=dj_timezone.now)
     completed_at = models.DateTimeField(null=True, blank=True)
     form_token = models.UUIDField(null=True, blank=True, unique=True, editable=False)
+    # For a response the patient gives through a link: the link, which finds it again.
+    link = models.ForeignKey("MeasureLink", on_delete=models.PROTECT, null=True, blank=True, related_name="responses")
 
     class Meta:
         ordering = ["-completed_at", "-started_at", "-id"]
@@ -110,3 +112,35 @@ class SafetyAlert(models.Model):
     @property
     def is_open(self) -> bool:
         return self.acknowledged_at is None
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "Email"
+    SMS = "sms", "Text message"
+    NONE = "none", "Give the link myself"
+
+
+class MeasureLink(models.Model):
+    """A patient's way to answer questionnaires without an account: a random
+    token (only its hash is kept), for one patient and the instruments
+    chosen, expiring after a week and used up once every one is complete.
+    Answers saved along the way can be finished later within its life."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="measure_links")
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    token_hash = models.CharField(max_length=64, unique=True)
+    instruments = models.JSONField(default=list)
+    language = models.CharField(max_length=5, default="en")
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.NONE)
+    created_at = models.DateTimeField(default=dj_timezone.now)
+    expires_at = models.DateTimeField()
+    completed_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Questionnaire link {self.public_id}"

@@ -12,6 +12,9 @@ from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from tandem.access import policy
@@ -20,9 +23,10 @@ from tandem.accounts.models import User
 from tandem.audit import services as audit
 from tandem.audit.models import Action
 from tandem.consent.disclosures import Ledger
-from tandem.measures import alerts, instruments, services
+from tandem.measures import alerts, instruments, links, services
 from tandem.measures.instruments import Instrument
-from tandem.measures.models import SafetyAlert
+from tandem.measures.models import Channel, MeasureLink, SafetyAlert
+from tandem.measures.services import MeasureError
 
 
 def _actor(request: HttpRequest) -> User:
@@ -35,9 +39,11 @@ class AdministerForm(forms.Form):
 
     form_token = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
 
-    def __init__(self, *args: Any, instrument: Instrument, language: str, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, instrument: Instrument, language: str, token: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.instrument = instrument
+        if not token:  # the patient's link is itself the key: resaving is the point
+            del self.fields["form_token"]
         for item in instrument.items:
             self.fields[f"item_{item.id}"] = forms.TypedChoiceField(
                 label=item.text.get(language, item.text["en"]),
@@ -200,3 +206,158 @@ def alert_detail(request: HttpRequest, public_id: str, alert_id: str) -> HttpRes
         "on_team": _actor(request) in alerts.team_for(alert),
     }
     return render(request, "measures/alert.html", context, status=400 if form.errors else 200)
+
+
+# --- The patient's link -----------------------------------------------------------------------
+
+UI = {
+    "en": {
+        "title": "Questionnaire",
+        "intro": "From {practice}. Your answers go to your care team.",
+        "question": "Question {n} of {count}",
+        "save": "Save and finish later",
+        "submit": "Send my answers",
+        "saved": "Saved. You can come back to this link until {until}.",
+        "missing": "Please answer every question before sending. Still to answer: {items}.",
+        "done": "Thank you. Your answers have reached your care team.",
+        "next": "Thank you. One more questionnaire follows.",
+        "crisis_h": "If you are thinking about harming yourself, you are not alone",
+        "crisis": "Call or text 988 (the Suicide and Crisis Lifeline) now, any time, day or night. "
+        "If you are in immediate danger, call 911. Your care team has been told and will contact you.",
+        "continue": "Continue",
+        "language": "En español",
+    },
+    "es": {
+        "title": "Cuestionario",
+        "intro": "De {practice}. Sus respuestas llegan a su equipo de atención.",
+        "question": "Pregunta {n} de {count}",
+        "save": "Guardar y terminar más tarde",
+        "submit": "Enviar mis respuestas",
+        "saved": "Guardado. Puede volver a este enlace hasta el {until}.",
+        "missing": "Conteste todas las preguntas antes de enviar. Faltan: {items}.",
+        "done": "Gracias. Sus respuestas han llegado a su equipo de atención.",
+        "next": "Gracias. Sigue otro cuestionario.",
+        "crisis_h": "Si está pensando en hacerse daño, no está solo(a)",
+        "crisis": "Llame o envíe un mensaje de texto al 988 (Línea de Prevención del Suicidio y Crisis) ahora, "
+        "a cualquier hora. Si está en peligro inmediato, llame al 911. Su equipo de atención ya fue avisado "
+        "y se comunicará con usted.",
+        "continue": "Continuar",
+        "language": "In English",
+    },
+}
+
+
+def _language(request: HttpRequest, link: MeasureLink, instrument: Instrument | None) -> str:
+    wanted = request.GET.get("lang") or request.POST.get("lang") or link.language
+    if instrument is not None and wanted not in instrument.languages:
+        return "en"
+    return wanted if wanted in UI else "en"
+
+
+@require_http_methods(["GET", "POST"])
+@never_cache
+def patient_link(request: HttpRequest, token: str) -> HttpResponse:
+    """The patient's questionnaire page: no account, mobile first, in English
+    or Spanish. An unknown token is a 404; a used or expired link says so."""
+    link = policy.measure_link_for(token)
+    reason = links.refusal(link)
+    language = _language(request, link, None)
+    if reason:
+        return render(request, "measures/patient_closed.html", {"reason": reason, "t": UI[language]}, status=410)
+    key = links.current(link)
+    if key is None:
+        return render(request, "measures/patient_closed.html", {"reason": UI[language]["done"], "t": UI[language]})
+    instrument = instruments.get(key)
+    language = _language(request, link, instrument)
+    saved = links.responses(link).get(key)
+    initial = {f"item_{k}": str(v) for k, v in (saved.answers if saved else {}).items()}
+    form = AdministerForm(
+        request.POST if request.method == "POST" else None,
+        instrument=instrument,
+        language=language,
+        initial=initial,
+        token=False,
+    )
+    t = UI[language]
+    notice = ""
+    if request.method == "POST" and form.is_valid():
+        submit = request.POST.get("action") == "submit"
+        try:
+            response, result = links.save(
+                link=link, instrument_key=key, answers=form.answers(), language=language, submit=submit
+            )
+        except MeasureError as exc:
+            form.add_error(None, str(exc))
+        else:
+            if response.critical and submit:
+                crisis = {"t": t, "token": token, "language": language, "LANGUAGE_CODE": language}
+                return render(request, "measures/patient_crisis.html", crisis)
+            if not submit:
+                until = timezone.localtime(link.expires_at).strftime("%Y-%m-%d")
+                notice = t["saved"].format(until=until)
+            elif not result.complete:
+                form.add_error(None, t["missing"].format(items=", ".join(result.missing)))
+            else:
+                following = links.current(link)
+                if following is None:
+                    return render(request, "measures/patient_closed.html", {"reason": t["done"], "t": t})
+                messages.success(request, t["next"])
+                return redirect(reverse("measures:patient", args=[token]) + f"?lang={language}")
+    other = "es" if language == "en" else "en"
+    context: dict[str, Any] = {
+        "instrument": instrument,
+        "form": form,
+        "t": t,
+        "intro": t["intro"].format(practice=link.patient.practice.name),
+        "recall": instrument.recall.get(language, instrument.recall["en"]),
+        "language": language,
+        "other_language": other if other in instrument.languages else "",
+        "notice": notice,
+        "LANGUAGE_CODE": language,
+        "position": link.instruments.index(key) + 1,
+        "count": len(link.instruments),
+    }
+    return render(request, "measures/patient.html", context, status=400 if form.errors else 200)
+
+
+class SendLinkForm(forms.Form):
+    instruments = forms.MultipleChoiceField(label="Questionnaires", widget=forms.CheckboxSelectMultiple)
+    language = forms.ChoiceField(label="Language", choices=[("en", "English"), ("es", "Español")])
+    channel = forms.ChoiceField(label="Send by", choices=Channel.choices, widget=forms.RadioSelect, initial="email")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["instruments"]
+        assert isinstance(field, forms.MultipleChoiceField)
+        field.choices = [(i.key, i.short_name) for i in instruments.all_instruments().values()]
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def send_link(request: HttpRequest, public_id: str) -> HttpResponse:
+    patient = policy.get_patient_for(request.user, public_id)
+    organization = policy.record_organization(_actor(request), patient)
+    if not policy.can_write_records(request.user, patient) or organization is None:
+        raise Http404("Not found")
+    form = SendLinkForm(request.POST if request.method == "POST" else None, initial={"instruments": ["phq9", "gad7"]})
+    url = ""
+    if request.method == "POST" and form.is_valid():
+        try:
+            _link, token = links.send(
+                actor=_actor(request),
+                patient=patient,
+                organization=organization,
+                instrument_keys=form.cleaned_data["instruments"],
+                language=form.cleaned_data["language"],
+                channel=form.cleaned_data["channel"],
+                meta=audit.RequestMeta.from_request(request),
+            )
+        except MeasureError as exc:
+            form.add_error(None, str(exc))
+        else:
+            url = request.build_absolute_uri(reverse("measures:patient", args=[token]))
+            if form.cleaned_data["channel"] != Channel.NONE:
+                messages.success(request, "Sent. The link works for 7 days and once.")
+                return redirect("measures:list", patient.public_id)
+    context = {"nav": "patients", "patient": patient, "form": form, "url": url}
+    return render(request, "measures/send_link.html", context, status=400 if form.errors else 200)

@@ -132,12 +132,13 @@ ACTION_TIMEOUT_MS = 10_000
 
 
 def new_context(
-    browser: Browser, base_url: str, problems: BrowserProblems, *, stub_live_socket: bool = True
+    browser: Browser, base_url: str, problems: BrowserProblems, *, stub_live_socket: bool = True, **options: Any
 ) -> BrowserContext:
     """One person's browser: its own cookies and storage, reporting CSP
     violations to ``problems``. Against the WSGI live server the live socket
-    is stubbed; against the ASGI server it is the real one."""
-    context = browser.new_context(base_url=base_url, locale="en-US")
+    is stubbed; against the ASGI server it is the real one. ``options`` go to
+    Playwright (a phone's viewport and locale, say)."""
+    context = browser.new_context(**{"base_url": base_url, "locale": "en-US", **options})
     context.set_default_timeout(ACTION_TIMEOUT_MS)
     context.expose_binding("tandemCspViolation", lambda _source, report: problems.on_csp_violation(report))
     context.add_init_script(CSP_LISTENER)

@@ -233,6 +233,22 @@ def safety_alert(c: Cast) -> dict[str, object]:
     return {"public_id": c.patient.public_id, "alert_id": response.safety_alert.public_id}
 
 
+def questionnaire_token(c: Cast) -> dict[str, object]:
+    from tandem.audit.services import SYSTEM
+    from tandem.measures import links
+
+    _link, token = links.send(
+        actor=c.therapist,
+        patient=c.patient,
+        organization=c.riverbend,
+        instrument_keys=["phq9"],
+        language="en",
+        channel="none",
+        meta=SYSTEM,
+    )
+    return {"token": token}
+
+
 def thread_patient(c: Cast) -> dict[str, object]:
     """The shared patient, with the coordination authorization the thread needs."""
     from tandem.test import grant_authorization
@@ -531,6 +547,11 @@ MATRIX: dict[str, Entry] = {
     "measures:list": Entry(kwargs=patient, allowed=F(CHART_READERS), patient_scoped=True),
     # A safety alert: the care team who may see the patient's assessments (no authorization here).
     "measures:alert": Entry(kwargs=safety_alert, allowed=F({"therapist"}), patient_scoped=True),
+    "measures:send_link": Entry(
+        kwargs=patient, allowed=F({"therapist", "colleague", "prescriber"}), patient_scoped=True
+    ),
+    # The patient's questionnaire link: whoever holds it, no account.
+    "measures:patient": Entry(kwargs=questionnaire_token, same_for_all=200),
     "measures:administer": Entry(
         kwargs=lambda c: {"public_id": c.patient.public_id, "instrument_key": "phq9"},
         allowed=F({"therapist", "colleague", "prescriber"}),
