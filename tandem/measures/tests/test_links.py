@@ -54,7 +54,7 @@ def test_the_patient_answers_a_phq9_and_gad7_through_one_link(cast: Cast) -> Non
     assert response.status == "in_progress" and response.total is None and response.answers == {"1": 1, "2": 1, "3": 2}
     resumed = patient.get(url).content.decode()
     assert re.search(r'name="item_3" value="2"[^>]*checked', resumed)
-    assert len(re.findall(r'<input[^>]*\bchecked\b', resumed)) == 3
+    assert len(re.findall(r"<input[^>]*\bchecked\b", resumed)) == 3
     partial = patient.post(url, {**_answers([1, 1, 2]), "action": "submit"})
     assert partial.status_code == 400 and "Still to answer: 4, 5, 6, 7, 8, 9" in page_text(partial)
     done = patient.post(url, {**_answers([1, 1, 2, 1, 0, 1, 1, 0, 0]), "action": "submit"})
