@@ -225,3 +225,9 @@ def get(key: str) -> Instrument:
         return all_instruments()[key]
     except KeyError:
         raise InstrumentError(f"No instrument {key!r}.") from None
+
+
+def available_to(organization: object) -> list[Instrument]:
+    """The instruments an organization uses: all but those it switched off."""
+    off = set(getattr(organization, "instruments_off", None) or [])
+    return [i for key, i in all_instruments().items() if key not in off]

@@ -54,10 +54,11 @@ def send(
     keys = list(dict.fromkeys(instrument_keys))
     if not keys:
         raise MeasureError("Choose at least one questionnaire.")
-    try:
-        chosen = [instruments.get(k) for k in keys]
-    except instruments.InstrumentError as exc:
-        raise MeasureError(str(exc)) from None
+    usable = {i.key: i for i in instruments.available_to(organization)}
+    unknown = [k for k in keys if k not in usable]
+    if unknown:
+        raise MeasureError(f"Not available here: {', '.join(unknown)}.")
+    chosen = [usable[k] for k in keys]
     unsupported = [i.short_name for i in chosen if language not in i.languages]
     if unsupported:
         raise MeasureError(f"Not available in that language yet: {', '.join(unsupported)}.")

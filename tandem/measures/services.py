@@ -43,7 +43,9 @@ def record_in_session(
     existing = Response.objects.filter(form_token=form_token, administered_by=actor).first()
     if existing is not None:
         return existing, False
-    instrument = instruments.get(instrument_key)
+    instrument = next((i for i in instruments.available_to(organization) if i.key == instrument_key), None)
+    if instrument is None:
+        raise MeasureError(f"{instrument_key} is not available here.")
     try:
         result = scoring.score(instrument, answers, context_for(patient))
     except ValueError as exc:

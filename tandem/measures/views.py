@@ -85,11 +85,12 @@ def response_list(request: HttpRequest, public_id: str) -> HttpResponse:
     for r in responses:
         by_instrument.setdefault(r.instrument, []).append(r)
     every = instruments.all_instruments()
+    organization = policy.record_organization(_actor(request), patient)
     context = {
         "nav": "patients",
         "patient": patient,
         "groups": [(every[key], rows) for key, rows in sorted(by_instrument.items()) if key in every],
-        "instruments": list(every.values()),
+        "instruments": instruments.available_to(organization) if organization else [],
         "can_administer": policy.can_write_records(request.user, patient),
     }
     return render(request, "measures/list.html", context)
@@ -102,10 +103,9 @@ def administer(request: HttpRequest, public_id: str, instrument_key: str) -> Htt
     organization = policy.record_organization(_actor(request), patient)
     if not policy.can_write_records(request.user, patient) or organization is None:
         raise Http404("Not found")
-    try:
-        instrument = instruments.get(instrument_key)
-    except instruments.InstrumentError:
-        raise Http404("Not found") from None
+    instrument = next((i for i in instruments.available_to(organization) if i.key == instrument_key), None)
+    if instrument is None:
+        raise Http404("Not found")
     language = request.GET.get("lang", "en")
     if language not in instrument.languages:
         language = "en"
@@ -325,11 +325,11 @@ class SendLinkForm(forms.Form):
     language = forms.ChoiceField(label="Language", choices=[("en", "English"), ("es", "Español")])
     channel = forms.ChoiceField(label="Send by", choices=Channel.choices, widget=forms.RadioSelect, initial="email")
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, organization: object, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         field = self.fields["instruments"]
         assert isinstance(field, forms.MultipleChoiceField)
-        field.choices = [(i.key, i.short_name) for i in instruments.all_instruments().values()]
+        field.choices = [(i.key, i.short_name) for i in instruments.available_to(organization)]
 
 
 @require_http_methods(["GET", "POST"])
@@ -339,7 +339,11 @@ def send_link(request: HttpRequest, public_id: str) -> HttpResponse:
     organization = policy.record_organization(_actor(request), patient)
     if not policy.can_write_records(request.user, patient) or organization is None:
         raise Http404("Not found")
-    form = SendLinkForm(request.POST if request.method == "POST" else None, initial={"instruments": ["phq9", "gad7"]})
+    form = SendLinkForm(
+        request.POST if request.method == "POST" else None,
+        organization=organization,
+        initial={"instruments": ["phq9", "gad7"]},
+    )
     url = ""
     if request.method == "POST" and form.is_valid():
         try:

@@ -6,6 +6,16 @@ from tandem.organizations.models import Membership, Organization, Partnership
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin):
     list_display = ["name", "kind", "timezone", "notes_need_cosignature"]
+    fields = [
+        "name",
+        "slug",
+        "kind",
+        "timezone",
+        "states",
+        "treatment_sharing_requires_authorization",
+        "notes_need_cosignature",
+        "instruments_off",
+    ]
     list_filter = ["kind"]
     search_fields = ["name"]
     prepopulated_fields = {"slug": ["name"]}

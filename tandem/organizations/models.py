@@ -49,6 +49,12 @@ class Organization(models.Model):
         default=True,
         help_text="Applies to this practice's patients. Psychotherapy notes and Part 2 records always need one.",
     )
+    instruments_off = models.JSONField(
+        "questionnaires switched off",
+        default=list,
+        blank=True,
+        help_text="Keys of instruments this organization does not use, for example one whose licence it has not got.",
+    )
     notes_need_cosignature = models.BooleanField(
         "notes of supervised clinicians need their supervisor's co-signature",
         default=False,

@@ -127,3 +127,46 @@ def test_the_questionnaire_pages_have_query_budgets(cast: Cast) -> None:
     with CaptureQueriesContext(connection) as form:
         client.get(reverse("measures:administer", args=[cast.patient.public_id, "phq9"]))
     assert len(form) <= 12, len(form)
+
+
+@pytest.mark.django_db
+def test_an_organization_can_switch_an_instrument_off(cast: Cast) -> None:
+    from tandem.measures import links
+    from tandem.organizations.models import Organization
+
+    Organization.objects.filter(pk=cast.riverbend.pk).update(instruments_off=["cssrs_screener", "asrs_a"])
+    cast.riverbend.refresh_from_db()
+    client = sign_in(Client(), cast.therapist)
+    listed = page_text(client.get(reverse("measures:list", args=[cast.patient.public_id])))
+    assert "PHQ-9" in listed and "C-SSRS" not in listed and "ASRS" not in listed
+    assert (
+        client.get(reverse("measures:administer", args=[cast.patient.public_id, "cssrs_screener"])).status_code == 404
+    )
+    with pytest.raises(services.MeasureError, match="not available"):
+        services.record_in_session(
+            actor=cast.therapist,
+            patient=cast.patient,
+            organization=cast.riverbend,
+            instrument_key="cssrs_screener",
+            answers={"1": 0, "2": 0, "6": 0},
+            language="en",
+            form_token=uuid.uuid4(),
+            meta=META,
+        )
+    with pytest.raises(services.MeasureError, match="Not available here: asrs_a"):
+        links.send(
+            actor=cast.therapist,
+            patient=cast.patient,
+            organization=cast.riverbend,
+            instrument_keys=["phq9", "asrs_a"],
+            language="en",
+            channel="none",
+            meta=META,
+        )
+    # The partner group has not switched it off.
+    assert (
+        sign_in(Client(), cast.prescriber)
+        .get(reverse("measures:administer", args=[cast.patient.public_id, "cssrs_screener"]))
+        .status_code
+        == 200
+    )
