@@ -144,3 +144,45 @@ class MeasureLink(models.Model):
 
     def __str__(self) -> str:
         return f"Questionnaire link {self.public_id}"
+
+
+class MeasureSchedule(models.Model):
+    """Questionnaires a patient is sent by themselves: every so many days,
+    and/or a few days before each medication-management visit."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="measure_schedules")
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    instruments = models.JSONField(default=list)
+    every_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    before_medication_visits = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=dj_timezone.now)
+    last_sent_at = models.DateTimeField(null=True, blank=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(every_days__isnull=False) | Q(before_medication_visits=True), name="schedule_has_a_rhythm"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Questionnaire schedule {self.public_id}"
+
+
+class ScheduledSend(models.Model):
+    """A link a schedule sent before one visit: once per visit."""
+
+    schedule = models.ForeignKey(MeasureSchedule, on_delete=models.CASCADE, related_name="sends")
+    appointment = models.ForeignKey("scheduling.Appointment", on_delete=models.CASCADE, related_name="+")
+    link = models.ForeignKey(MeasureLink, on_delete=models.PROTECT, related_name="+")
+    sent_at = models.DateTimeField(default=dj_timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["schedule", "appointment"], name="one_send_per_visit")]
+
+    def __str__(self) -> str:
+        return f"Scheduled send {self.pk}"

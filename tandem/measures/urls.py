@@ -7,6 +7,7 @@ app_name = "measures"
 urlpatterns = [
     path("patients/<str:public_id>/measures/", views.response_list, name="list"),
     path("patients/<str:public_id>/measures/send/", views.send_link, name="send_link"),
+    path("patients/<str:public_id>/measures/schedule/", views.schedule, name="schedule"),
     path("q/<str:token>/", views.patient_link, name="patient"),
     path("patients/<str:public_id>/measures/alerts/<str:alert_id>/", views.alert_detail, name="alert"),
     path("patients/<str:public_id>/measures/<str:instrument_key>/new/", views.administer, name="administer"),

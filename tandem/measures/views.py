@@ -23,9 +23,9 @@ from tandem.accounts.models import User
 from tandem.audit import services as audit
 from tandem.audit.models import Action
 from tandem.consent.disclosures import Ledger
-from tandem.measures import alerts, instruments, links, services
+from tandem.measures import alerts, instruments, links, schedules, services
 from tandem.measures.instruments import Instrument
-from tandem.measures.models import Channel, MeasureLink, SafetyAlert
+from tandem.measures.models import Channel, MeasureLink, MeasureSchedule, SafetyAlert
 from tandem.measures.services import MeasureError
 
 
@@ -365,3 +365,82 @@ def send_link(request: HttpRequest, public_id: str) -> HttpResponse:
                 return redirect("measures:list", patient.public_id)
     context = {"nav": "patients", "patient": patient, "form": form, "url": url}
     return render(request, "measures/send_link.html", context, status=400 if form.errors else 200)
+
+
+class ScheduleForm(forms.Form):
+    instruments = forms.MultipleChoiceField(label="Questionnaires", widget=forms.CheckboxSelectMultiple)
+    every_days = forms.TypedChoiceField(
+        label="Every",
+        choices=[("", "Not on a rhythm"), ("7", "week"), ("14", "2 weeks"), ("28", "4 weeks")],
+        coerce=int,
+        empty_value=None,
+        required=False,
+    )
+    before_medication_visits = forms.BooleanField(label="Before each medication-management visit", required=False)
+
+    def __init__(self, *args: Any, organization: object, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["instruments"]
+        assert isinstance(field, forms.MultipleChoiceField)
+        field.choices = [(i.key, i.short_name) for i in instruments.available_to(organization)]
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def schedule(request: HttpRequest, public_id: str) -> HttpResponse:
+    """The patient's questionnaire schedules: start one, see and stop the others."""
+    patient = policy.get_patient_for(request.user, public_id)
+    organization = policy.record_organization(_actor(request), patient)
+    if not policy.can_write_records(request.user, patient) or organization is None:
+        raise Http404("Not found")
+    form = ScheduleForm(
+        request.POST if request.method == "POST" and "stop" not in request.POST else None,
+        organization=organization,
+        initial={"instruments": ["phq9", "gad7"], "every_days": "14", "before_medication_visits": True},
+    )
+    meta = audit.RequestMeta.from_request(request)
+    if request.method == "POST" and "stop" in request.POST:
+        found = MeasureSchedule.objects.filter(
+            patient=patient, public_id=policy.parse_public_id(request.POST["stop"]), stopped_at__isnull=True
+        ).first()
+        if found is None:
+            raise Http404("Not found")
+        schedules.stop(actor=_actor(request), schedule=found, meta=meta)
+        messages.success(request, "Stopped.")
+        return redirect("measures:schedule", patient.public_id)
+    if request.method == "POST" and form.is_valid():
+        try:
+            schedules.create(
+                actor=_actor(request),
+                patient=patient,
+                organization=organization,
+                instrument_keys=form.cleaned_data["instruments"],
+                every_days=form.cleaned_data["every_days"],
+                before_medication_visits=form.cleaned_data["before_medication_visits"],
+                meta=meta,
+            )
+        except MeasureError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, "Scheduled. The first questionnaires go out within the quarter hour.")
+            return redirect("measures:schedule", patient.public_id)
+    if request.method == "GET":
+        audit.record(
+            actor=_actor(request),
+            action=Action.VIEW,
+            purpose=services.TREATMENT,
+            meta=meta,
+            patient_id=patient.public_id,
+            target_type="questionnaire_schedules",
+            target_id=str(patient.public_id),
+        )
+    context = {
+        "nav": "patients",
+        "patient": patient,
+        "form": form,
+        "active": list(
+            MeasureSchedule.objects.filter(patient=patient, stopped_at__isnull=True).select_related("created_by")
+        ),
+        "reachable": schedules.channel_for(patient) is not None,
+    }
+    return render(request, "measures/schedule.html", context, status=400 if form.errors else 200)

@@ -19,6 +19,7 @@ from django.utils import timezone
 from tandem.accounts.models import SignInThrottle
 from tandem.credentials.alerts import sweep_expiring_credentials
 from tandem.measures.alerts import escalation_sweep as safety_alert_escalations
+from tandem.measures.schedules import sweep as send_scheduled_questionnaires
 from tandem.messaging.digest import send_digests
 from tandem.operations.models import SweepRun
 from tandem.referrals.services import escalation_sweep, waitlist_sweep
@@ -47,6 +48,7 @@ def prune_throttles(now: datetime.datetime) -> int:
 
 SWEEPS: list[Sweep] = [
     Sweep("safety_alert_escalations", datetime.timedelta(minutes=1), safety_alert_escalations),
+    Sweep("questionnaire_schedules", datetime.timedelta(minutes=15), send_scheduled_questionnaires),
     Sweep("patient_reminders", datetime.timedelta(minutes=1), send_due_reminders),
     Sweep("referral_waitlist", datetime.timedelta(minutes=1), waitlist_sweep),
     Sweep("referral_escalations", datetime.timedelta(minutes=5), escalation_sweep),

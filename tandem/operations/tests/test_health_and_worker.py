@@ -52,6 +52,7 @@ def test_sweeps_run_when_due_and_not_before() -> None:
     with time_machine.travel(later, tick=False):
         assert set(run_due_sweeps()) == {
             "safety_alert_escalations",
+            "questionnaire_schedules",
             "patient_reminders",
             "referral_waitlist",
             "referral_escalations",
@@ -60,7 +61,7 @@ def test_sweeps_run_when_due_and_not_before() -> None:
             "prune_sessions",
             "prune_sign_in_throttles",
         }
-    assert SweepRun.objects.filter(last_error="").count() == 8
+    assert SweepRun.objects.filter(last_error="").count() == 9
 
 
 @pytest.mark.django_db
