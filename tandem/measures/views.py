@@ -3,6 +3,7 @@ in session."""
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from typing import Any
 
@@ -14,6 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -23,7 +25,7 @@ from tandem.accounts.models import User
 from tandem.audit import services as audit
 from tandem.audit.models import Action
 from tandem.consent.disclosures import Ledger
-from tandem.measures import alerts, instruments, links, schedules, services
+from tandem.measures import alerts, charts, instruments, links, schedules, services
 from tandem.measures.instruments import Instrument
 from tandem.measures.models import Channel, MeasureLink, MeasureSchedule, SafetyAlert
 from tandem.measures.services import MeasureError
@@ -85,11 +87,29 @@ def response_list(request: HttpRequest, public_id: str) -> HttpResponse:
     for r in responses:
         by_instrument.setdefault(r.instrument, []).append(r)
     every = instruments.all_instruments()
+    # Medication changes on the same time axis: the medication records this viewer may see.
+    markers = [
+        charts.Marker(d.signed_at or d.created_at, d.title)
+        for d in policy.visible_documents(sharing)
+        if d.info_class == InfoClass.MEDICATIONS
+    ]
+    first_seen = {key: min(r.completed_at for r in rows) for key, rows in by_instrument.items()}
+    svgs = {
+        key: mark_safe(  # noqa: S308 - trend_svg escapes every text it draws
+            charts.trend_svg(
+                every[key],
+                [charts.Point(r.completed_at, r.total) for r in rows],
+                [m for m in markers if m.when >= first_seen[key] - datetime.timedelta(days=30)],
+            )
+        )
+        for key, rows in by_instrument.items()
+        if key in every
+    }
     organization = policy.record_organization(_actor(request), patient)
     context = {
         "nav": "patients",
         "patient": patient,
-        "groups": [(every[key], rows) for key, rows in sorted(by_instrument.items()) if key in every],
+        "groups": [(every[key], rows, svgs[key]) for key, rows in sorted(by_instrument.items()) if key in every],
         "instruments": instruments.available_to(organization) if organization else [],
         "can_administer": policy.can_write_records(request.user, patient),
     }

@@ -123,7 +123,8 @@ def test_the_questionnaire_pages_have_query_budgets(cast: Cast) -> None:
         _phq9(cast, [2] * 9)
     with CaptureQueriesContext(connection) as many:
         client.get(url)
-    assert len(many) == len(few) and len(many) <= 15, (len(few), len(many))  # PostgreSQL: one more (audit lock)
+    # The chart of each instrument reads the medication records too; PostgreSQL takes one more (audit lock).
+    assert len(many) == len(few) and len(many) <= 16, (len(few), len(many))
     with CaptureQueriesContext(connection) as form:
         client.get(reverse("measures:administer", args=[cast.patient.public_id, "phq9"]))
     assert len(form) <= 12, len(form)

@@ -1,0 +1,69 @@
+"""Score trends as accessible SVG with severity bands and medication changes."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+import xml.etree.ElementTree as ET
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from tandem.audit.services import RequestMeta
+from tandem.measures import charts, instruments, services
+from tandem.records.models import Document
+from tandem.test import Cast, sign_in
+
+SVG = "{http://www.w3.org/2000/svg}"
+DAY = datetime.timedelta(days=1)
+T0 = datetime.datetime(2026, 9, 1, 15, tzinfo=datetime.UTC)
+
+
+def test_the_chart_has_bands_points_markers_and_words_for_screen_readers() -> None:
+    phq9 = instruments.get("phq9")
+    points = [charts.Point(T0 + n * 14 * DAY, total) for n, total in enumerate([18, 15, 11, 8])]
+    markers = [charts.Marker(T0 + 3 * DAY, 'Sertraline 50 mg <script>alert("x")</script>')]
+    svg = charts.trend_svg(phq9, points, markers)
+    root = ET.fromstring(svg)  # well-formed: the marker's text is escaped
+    assert root.get("role") == "img"
+    assert root.find(f"{SVG}title").text == "PHQ-9 over time"  # type: ignore[union-attr]
+    desc = root.find(f"{SVG}desc").text or ""  # type: ignore[union-attr]
+    assert "4 scores" in desc and "first 18, latest 8 (-10)" in desc and "1 medication change marked" in desc
+    assert len(root.findall(f"{SVG}rect")) == len(phq9.bands) == 5
+    assert len(root.findall(f"{SVG}circle")) == 4
+    assert len(root.findall(f"{SVG}g")) == 1
+    assert "<script>" not in svg and "&lt;script&gt;" in svg
+    # Higher scores sit higher: the y of 18 is above (smaller than) the y of 8.
+    ys = [float(c.get("cy", "0")) for c in root.findall(f"{SVG}circle")]
+    assert ys == sorted(ys)
+    assert charts.trend_svg(phq9, []) == ""
+
+
+@pytest.mark.django_db
+def test_the_questionnaire_page_draws_each_instruments_trend_with_medication_changes(cast: Cast) -> None:
+    meta = RequestMeta(ip_address="127.0.0.1", user_agent="test")
+    for total in (15, 9):
+        services.record_in_session(
+            actor=cast.therapist,
+            patient=cast.patient,
+            organization=cast.riverbend,
+            instrument_key="phq9",
+            answers={str(n): min(3, max(0, total - 3 * (n - 1))) for n in range(1, 10)},
+            language="en",
+            form_token=uuid.uuid4(),
+            meta=meta,
+        )
+    Document.objects.create(
+        patient=cast.patient,
+        organization=cast.riverbend,
+        author=cast.therapist,
+        info_class="medications",
+        title="Sertraline started 50 mg",
+        body="Sertraline 50 mg daily.",
+        occurred_on=datetime.date.today(),
+    )
+    page = sign_in(Client(), cast.therapist).get(reverse("measures:list", args=[cast.patient.public_id]))
+    html = page.content.decode()
+    assert html.count('role="img"') == 1 and "PHQ-9 over time" in html
+    assert "Sertraline started 50 mg" in html and 'class="medication"' in html
