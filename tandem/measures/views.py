@@ -25,7 +25,7 @@ from tandem.accounts.models import User
 from tandem.audit import services as audit
 from tandem.audit.models import Action
 from tandem.consent.disclosures import Ledger
-from tandem.measures import alerts, charts, instruments, links, schedules, services
+from tandem.measures import alerts, charts, instruments, links, registry, schedules, services
 from tandem.measures.instruments import Instrument
 from tandem.measures.models import Channel, MeasureLink, MeasureSchedule, SafetyAlert
 from tandem.measures.services import MeasureError
@@ -464,3 +464,35 @@ def schedule(request: HttpRequest, public_id: str) -> HttpResponse:
         "reachable": schedules.channel_for(patient) is not None,
     }
     return render(request, "measures/schedule.html", context, status=400 if form.errors else 200)
+
+
+@require_GET
+@login_required
+def registry_view(request: HttpRequest) -> HttpResponse:
+    """The viewer's collaborative-care registry: who is not improving, who is
+    overdue, who has nothing booked, who has an open safety alert."""
+    user = _actor(request)
+    every = instruments.all_instruments()
+    key = request.GET.get("instrument", "phq9")
+    key = key if key in {"phq9", "gad7"} else "phq9"
+    flag = request.GET.get("flag", "")
+    sort = request.GET.get("sort", "name")
+    rows = registry.registry(user, key, flag=flag, sort=sort)
+    audit.record(
+        actor=user,
+        action=Action.LIST,
+        purpose=services.TREATMENT,
+        meta=audit.RequestMeta.from_request(request),
+        target_type="registry",
+        detail={"instrument": key, "flag": flag, "rows": len(rows)},
+    )
+    context = {
+        "nav": "registry",
+        "rows": rows,
+        "instrument": every[key],
+        "flags": registry.FLAGS,
+        "flag": flag,
+        "sort": sort,
+        "counts": {f: sum(1 for r in rows if f in r.flags) for f in registry.FLAGS} if not flag else None,
+    }
+    return render(request, "measures/registry.html", context)

@@ -547,6 +547,7 @@ MATRIX: dict[str, Entry] = {
     "measures:list": Entry(kwargs=patient, allowed=F(CHART_READERS), patient_scoped=True),
     # A safety alert: the care team who may see the patient's assessments (no authorization here).
     "measures:alert": Entry(kwargs=safety_alert, allowed=F({"therapist"}), patient_scoped=True),
+    "measures:registry": Entry(),
     "measures:schedule": Entry(
         kwargs=patient, allowed=F({"therapist", "colleague", "prescriber"}), patient_scoped=True
     ),
