@@ -186,3 +186,26 @@ class ScheduledSend(models.Model):
 
     def __str__(self) -> str:
         return f"Scheduled send {self.pk}"
+
+
+class CaseReview(models.Model):
+    """The psychiatric consultant's review of a patient who is not improving
+    (or is flagged otherwise), with the recommendation it ended in. The
+    recommendation is also filed in the chart, where consent lets it travel."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="case_reviews")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    flags = models.JSONField(default=list, blank=True)
+    recommendation = models.TextField(max_length=4000)
+    document = models.OneToOneField(
+        "records.Document", on_delete=models.PROTECT, null=True, blank=True, related_name="case_review"
+    )
+    reviewed_at = models.DateTimeField(default=dj_timezone.now)
+    form_token = models.UUIDField(null=True, blank=True, unique=True, editable=False)
+
+    class Meta:
+        ordering = ["-reviewed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Case review {self.public_id}"

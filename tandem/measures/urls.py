@@ -6,6 +6,7 @@ app_name = "measures"
 
 urlpatterns = [
     path("registry/", views.registry_view, name="registry"),
+    path("case-review/", views.case_review, name="case_review"),
     path("patients/<str:public_id>/measures/", views.response_list, name="list"),
     path("patients/<str:public_id>/measures/send/", views.send_link, name="send_link"),
     path("patients/<str:public_id>/measures/schedule/", views.schedule, name="schedule"),

@@ -25,7 +25,7 @@ from tandem.accounts.models import User
 from tandem.audit import services as audit
 from tandem.audit.models import Action
 from tandem.consent.disclosures import Ledger
-from tandem.measures import alerts, charts, instruments, links, registry, schedules, services
+from tandem.measures import alerts, charts, instruments, links, registry, reviews, schedules, services
 from tandem.measures.instruments import Instrument
 from tandem.measures.models import Channel, MeasureLink, MeasureSchedule, SafetyAlert
 from tandem.measures.services import MeasureError
@@ -496,3 +496,51 @@ def registry_view(request: HttpRequest) -> HttpResponse:
         "counts": {f: sum(1 for r in rows if f in r.flags) for f in registry.FLAGS} if not flag else None,
     }
     return render(request, "measures/registry.html", context)
+
+
+class ReviewForm(forms.Form):
+    form_token = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
+    patient = forms.UUIDField(widget=forms.HiddenInput)
+    recommendation = forms.CharField(
+        label="Recommendation", max_length=reviews.RECOMMENDATION_MAX, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def case_review(request: HttpRequest) -> HttpResponse:
+    """The weekly psychiatric case review: flagged patients first, and a
+    recommendation recorded for each, filed in the chart."""
+    user = _actor(request)
+    if request.method == "POST":
+        form = ReviewForm(request.POST)
+        if form.is_valid():
+            patient = policy.get_patient_for(user, form.cleaned_data["patient"])
+            try:
+                reviews.record(
+                    actor=user,
+                    patient=patient,
+                    recommendation=form.cleaned_data["recommendation"],
+                    form_token=form.cleaned_data["form_token"],
+                    meta=audit.RequestMeta.from_request(request),
+                )
+            except reviews.ReviewError as exc:
+                messages.error(request, str(exc))
+            else:
+                messages.success(request, f"Recommendation recorded for {patient.display_name} and filed in the chart.")
+            return redirect("measures:case_review")
+        messages.error(request, "Write the recommendation (at most 4,000 characters).")
+        return redirect("measures:case_review")
+    items = reviews.review_list(user)
+    audit.record(
+        actor=user,
+        action=Action.LIST,
+        purpose=services.TREATMENT,
+        meta=audit.RequestMeta.from_request(request),
+        target_type="case_review",
+        detail={"rows": len(items)},
+    )
+    # One form per patient, each with its own token: a double submit finds its own review only.
+    rows = [(row, last, uuid.uuid4()) for row, last in items]
+    context = {"nav": "registry", "items": rows, "flags": registry.FLAGS}
+    return render(request, "measures/case_review.html", context)

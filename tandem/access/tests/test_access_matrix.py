@@ -548,6 +548,7 @@ MATRIX: dict[str, Entry] = {
     # A safety alert: the care team who may see the patient's assessments (no authorization here).
     "measures:alert": Entry(kwargs=safety_alert, allowed=F({"therapist"}), patient_scoped=True),
     "measures:registry": Entry(),
+    "measures:case_review": Entry(),
     "measures:schedule": Entry(
         kwargs=patient, allowed=F({"therapist", "colleague", "prescriber"}), patient_scoped=True
     ),
