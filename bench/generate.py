@@ -642,6 +642,7 @@ def populate(*, patients: int, seed: int) -> World:
         # After everything above, so the same seed still gives the same people and teams.
         documents, prescriber_of = _records(rng, ours, team, riverbend, northstar, today)
         authorizations = _authorizations(rng, ours, prescriber_of, riverbend, northstar, riverbend_staff.admin, now)
+        _responses(rng, team, riverbend, riverbend_staff.therapists[0], now)
 
     chart_records = dict(zip([r[3] for r in CHART_RECORDS], documents[: len(CHART_RECORDS)], strict=True))
     return World(
@@ -657,6 +658,40 @@ def populate(*, patients: int, seed: int) -> World:
         documents=len(documents),
         authorizations=len(authorizations),
     )
+
+
+RESPONSES_PER_PATIENT = 20
+
+
+def _responses(rng: random.Random, team: list[Any], practice: Any, therapist: Any, now: datetime.datetime) -> int:
+    """Questionnaire histories for the therapist's caseload (the registry under
+    load): a PHQ-9 and a GAD-7 in turn, a week apart, drifting down or not."""
+    from tandem.measures.models import Response, ResponseStatus, Source
+
+    mine = {m.patient_id for m in team if m.user_id == therapist.pk and m.ends_on is None}
+    rows = []
+    for patient_id in sorted(mine):
+        start, drift = rng.randint(8, 24), rng.choice([-1, -1, 0, 1])
+        for n in range(RESPONSES_PER_PATIENT):
+            phq9 = n % 2 == 0
+            top = 27 if phq9 else 21
+            total = max(0, min(top, start + drift * (n // 2) + rng.randint(-2, 2)))
+            rows.append(
+                Response(
+                    patient_id=patient_id,
+                    organization=practice,
+                    instrument="phq9" if phq9 else "gad7",
+                    instrument_version="1",
+                    source=Source.IN_SESSION,
+                    administered_by=therapist,
+                    answers={},
+                    status=ResponseStatus.COMPLETE,
+                    total=total,
+                    completed_at=now - datetime.timedelta(weeks=RESPONSES_PER_PATIENT - n),
+                )
+            )
+    Response.objects.bulk_create(rows, batch_size=1000)
+    return len(rows)
 
 
 def _csrf_secret() -> str:

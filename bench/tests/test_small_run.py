@@ -39,6 +39,7 @@ def test_a_small_run_measures_every_page_signed_in(tmp_path: Path) -> None:
         "patient_list",
         "patient_search",
         "patient_chart",
+        "registry",
         "prescriber_list",
         "prescriber_chart",
         "prescriber_record",
