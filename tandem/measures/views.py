@@ -3,7 +3,6 @@ in session."""
 
 from __future__ import annotations
 
-import datetime
 import uuid
 from typing import Any
 
@@ -15,7 +14,6 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -25,9 +23,10 @@ from tandem.accounts.models import User
 from tandem.audit import services as audit
 from tandem.audit.models import Action
 from tandem.consent.disclosures import Ledger
-from tandem.measures import alerts, charts, instruments, links, registry, reviews, schedules, services
+from tandem.measures import alerts, instruments, links, registry, reviews, schedules, services
 from tandem.measures.instruments import Instrument
 from tandem.measures.models import Channel, MeasureLink, MeasureSchedule, SafetyAlert
+from tandem.measures.selectors import trends
 from tandem.measures.services import MeasureError
 
 
@@ -83,33 +82,12 @@ def response_list(request: HttpRequest, public_id: str) -> HttpResponse:
             target_type="assessments",
             target_id=str(patient.public_id),
         )
-    by_instrument: dict[str, list[Any]] = {}
-    for r in responses:
-        by_instrument.setdefault(r.instrument, []).append(r)
-    every = instruments.all_instruments()
-    # Medication changes on the same time axis: the medication records this viewer may see.
-    markers = [
-        charts.Marker(d.signed_at or d.created_at, d.title)
-        for d in policy.visible_documents(sharing)
-        if d.info_class == InfoClass.MEDICATIONS
-    ]
-    first_seen = {key: min(r.completed_at for r in rows) for key, rows in by_instrument.items()}
-    svgs = {
-        key: mark_safe(  # noqa: S308 - trend_svg escapes every text it draws
-            charts.trend_svg(
-                every[key],
-                [charts.Point(r.completed_at, r.total) for r in rows],
-                [m for m in markers if m.when >= first_seen[key] - datetime.timedelta(days=30)],
-            )
-        )
-        for key, rows in by_instrument.items()
-        if key in every
-    }
+    groups = trends(responses, policy.visible_documents(sharing))
     organization = policy.record_organization(_actor(request), patient)
     context = {
         "nav": "patients",
         "patient": patient,
-        "groups": [(every[key], rows, svgs[key]) for key, rows in sorted(by_instrument.items()) if key in every],
+        "groups": groups,
         "instruments": instruments.available_to(organization) if organization else [],
         "can_administer": policy.can_write_records(request.user, patient),
     }
@@ -383,6 +361,16 @@ def send_link(request: HttpRequest, public_id: str) -> HttpResponse:
             if form.cleaned_data["channel"] != Channel.NONE:
                 messages.success(request, "Sent. The link works for 7 days and once.")
                 return redirect("measures:list", patient.public_id)
+    if request.method == "GET":
+        audit.record(
+            actor=_actor(request),
+            action=Action.VIEW,
+            purpose=services.TREATMENT,
+            meta=audit.RequestMeta.from_request(request),
+            patient_id=patient.public_id,
+            target_type="questionnaire_link_form",
+            target_id=str(patient.public_id),
+        )
     context = {"nav": "patients", "patient": patient, "form": form, "url": url}
     return render(request, "measures/send_link.html", context, status=400 if form.errors else 200)
 

@@ -21,6 +21,7 @@ from tandem.audit.models import Action
 from tandem.consent.disclosures import Ledger
 from tandem.consent.models import Disclosure
 from tandem.consent.pdf import pdf_response, render_pdf
+from tandem.measures.selectors import trends
 from tandem.patients import selectors as patient_selectors
 from tandem.patients.models import Patient
 from tandem.records import notes, search, services
@@ -137,6 +138,9 @@ def summary_pdf(request: HttpRequest, public_id: str) -> HttpResponse:
         sharing = policy.sharing_for(request.user, patient)
         ledger = Ledger(sharing, channel=Disclosure.Channel.PDF)
         shown = chart_records(ledger)
+        responses = policy.visible_responses(sharing)
+        for r in responses:
+            ledger.note(r.organization_id, InfoClass.ASSESSMENTS, f"assessment:{r.public_id}")
         ledger.write()
         _record(request, patient, Action.EXPORT, "chart_summary_pdf", patient.public_id)
     team = patient_selectors.care_team(patient)
@@ -153,6 +157,8 @@ def summary_pdf(request: HttpRequest, public_id: str) -> HttpResponse:
             "viewer": _actor(request),
             "generated_at": timezone.now(),
             "part2_notice": shown.part2_notice,
+            # The same trend charts as the questionnaire page: SVG drawn on the server prints as it is.
+            "scores": trends(responses, shown.documents),
         },
     )
     return pdf_response(content, f"summary-{patient.mrn}.pdf")

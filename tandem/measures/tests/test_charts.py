@@ -67,3 +67,28 @@ def test_the_questionnaire_page_draws_each_instruments_trend_with_medication_cha
     html = page.content.decode()
     assert html.count('role="img"') == 1 and "PHQ-9 over time" in html
     assert "Sertraline started 50 mg" in html and 'class="medication"' in html
+
+
+@pytest.mark.django_db
+def test_the_chart_summary_pdf_carries_the_trends_only_where_consent_allows(cast: Cast) -> None:
+    from tandem.consent.tests.helpers import pdf_text
+    from tandem.test import grant_authorization
+
+    meta = RequestMeta(ip_address="127.0.0.1", user_agent="test")
+    for total in (15, 9):
+        services.record_in_session(
+            actor=cast.therapist,
+            patient=cast.patient,
+            organization=cast.riverbend,
+            instrument_key="phq9",
+            answers={str(n): min(3, max(0, total - 3 * (n - 1))) for n in range(1, 10)},
+            language="en",
+            form_token=uuid.uuid4(),
+            meta=meta,
+        )
+    url = reverse("records:summary_pdf", args=[cast.patient.public_id])
+    own = pdf_text(sign_in(Client(), cast.therapist).get(url).content)
+    assert "Questionnaires" in own and "PHQ-9" in own and "15 (Moderately severe)" in own and "9 (Mild)" in own
+    assert "Questionnaires" not in pdf_text(sign_in(Client(), cast.prescriber).get(url).content)
+    grant_authorization(cast.patient, cast.riverbend, cast.northstar)
+    assert "9 (Mild)" in pdf_text(sign_in(Client(), cast.prescriber).get(url).content)

@@ -1,0 +1,42 @@
+"""What a page shows of a patient's scores: each instrument's responses with
+its trend chart, medication changes marked. The callers pass only what the
+viewer may see (``policy.visible_responses`` and ``visible_documents``)."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Sequence
+
+from django.utils.safestring import SafeString, mark_safe
+
+from tandem.access.classes import InfoClass
+from tandem.measures import charts, instruments
+from tandem.measures.instruments import Instrument
+from tandem.measures.models import Response
+from tandem.records.models import Document
+
+# Medication changes shown a little before the first score too.
+MARKER_LEAD = datetime.timedelta(days=30)
+
+
+def trends(
+    responses: Sequence[Response], documents: Sequence[Document]
+) -> list[tuple[Instrument, list[Response], SafeString]]:
+    every = instruments.all_instruments()
+    by_instrument: dict[str, list[Response]] = {}
+    for r in responses:
+        if r.instrument in every and r.completed_at is not None and r.total is not None:
+            by_instrument.setdefault(r.instrument, []).append(r)
+    markers = [
+        charts.Marker(d.signed_at or d.created_at, d.title) for d in documents if d.info_class == InfoClass.MEDICATIONS
+    ]
+    out = []
+    for key, rows in sorted(by_instrument.items()):
+        first = min(r.completed_at for r in rows if r.completed_at)
+        svg = charts.trend_svg(
+            every[key],
+            [charts.Point(r.completed_at, r.total) for r in rows if r.completed_at and r.total is not None],
+            [m for m in markers if m.when >= first - MARKER_LEAD],
+        )
+        out.append((every[key], rows, mark_safe(svg)))  # noqa: S308 - trend_svg escapes every text it draws
+    return out
