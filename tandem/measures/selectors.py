@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from django.utils.safestring import SafeString, mark_safe
 
 from tandem.access.classes import InfoClass
-from tandem.measures import charts, instruments
+from tandem.measures import charts, instruments, scoring
 from tandem.measures.instruments import Instrument
 from tandem.measures.models import Response
 from tandem.records.models import Document
@@ -19,9 +20,16 @@ from tandem.records.models import Document
 MARKER_LEAD = datetime.timedelta(days=30)
 
 
-def trends(
-    responses: Sequence[Response], documents: Sequence[Document]
-) -> list[tuple[Instrument, list[Response], SafeString]]:
+@dataclass(frozen=True)
+class Trend:
+    instrument: Instrument
+    rows: list[Response]  # newest first, as listed
+    svg: SafeString
+    # From the first score to the latest: the change, response and remission.
+    outcome: scoring.Change | None
+
+
+def trends(responses: Sequence[Response], documents: Sequence[Document]) -> list[Trend]:
     every = instruments.all_instruments()
     by_instrument: dict[str, list[Response]] = {}
     for r in responses:
@@ -33,10 +41,12 @@ def trends(
     out = []
     for key, rows in sorted(by_instrument.items()):
         first = min(r.completed_at for r in rows if r.completed_at)
-        svg = charts.trend_svg(
-            every[key],
-            [charts.Point(r.completed_at, r.total) for r in rows if r.completed_at and r.total is not None],
-            [m for m in markers if m.when >= first - MARKER_LEAD],
+        points = sorted(
+            (charts.Point(r.completed_at, r.total) for r in rows if r.completed_at and r.total is not None),
+            key=lambda p: p.when,
         )
-        out.append((every[key], rows, mark_safe(svg)))  # noqa: S308 - trend_svg escapes every text it draws
+        svg = charts.trend_svg(every[key], points, [m for m in markers if m.when >= first - MARKER_LEAD])
+        outcome = scoring.change(every[key], points[0].total, points[-1].total) if len(points) > 1 else None
+        safe = mark_safe(svg)  # noqa: S308 - trend_svg escapes every text it draws
+        out.append(Trend(every[key], rows, safe, outcome))
     return out

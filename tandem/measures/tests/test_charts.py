@@ -92,3 +92,23 @@ def test_the_chart_summary_pdf_carries_the_trends_only_where_consent_allows(cast
     assert "Questionnaires" not in pdf_text(sign_in(Client(), cast.prescriber).get(url).content)
     grant_authorization(cast.patient, cast.riverbend, cast.northstar)
     assert "9 (Mild)" in pdf_text(sign_in(Client(), cast.prescriber).get(url).content)
+
+
+@pytest.mark.django_db
+def test_the_questionnaire_page_states_the_change_from_the_first_score(cast: Cast) -> None:
+    meta = RequestMeta(ip_address="127.0.0.1", user_agent="test")
+    for total in (18, 12, 8):
+        services.record_in_session(
+            actor=cast.therapist,
+            patient=cast.patient,
+            organization=cast.riverbend,
+            instrument_key="phq9",
+            answers={str(n): min(3, max(0, total - 3 * (n - 1))) for n in range(1, 10)},
+            language="en",
+            form_token=uuid.uuid4(),
+            meta=meta,
+        )
+    from tandem.test import page_text
+
+    text = page_text(sign_in(Client(), cast.therapist).get(reverse("measures:list", args=[cast.patient.public_id])))
+    assert "Change from the first score: <strong>-10</strong> (18 → 8)" in text and "response (a drop of half" in text
