@@ -28,11 +28,47 @@ from tandem.measures.instruments import Instrument
 from tandem.measures.models import Channel, MeasureLink, MeasureSchedule, SafetyAlert
 from tandem.measures.selectors import trends
 from tandem.measures.services import MeasureError
+from tandem.organizations.models import Organization
+from tandem.patients.models import Patient
 
 
 def _actor(request: HttpRequest) -> User:
     assert isinstance(request.user, User)
     return request.user
+
+
+def _writer(request: HttpRequest, public_id: str) -> tuple[Patient, Organization]:
+    """The patient and the organization this clinician writes for; 404 for
+    anyone who does not write in the patient's chart."""
+    patient = policy.get_patient_for(request.user, public_id)
+    organization = policy.record_organization(_actor(request), patient)
+    if not policy.can_write_records(request.user, patient) or organization is None:
+        raise Http404("Not found")
+    return patient, organization
+
+
+def _viewed(request: HttpRequest, patient: Patient, target_type: str, target_id: object) -> None:
+    audit.record(
+        actor=_actor(request),
+        action=Action.VIEW,
+        purpose=services.TREATMENT,
+        meta=audit.RequestMeta.from_request(request),
+        patient_id=patient.public_id,
+        target_type=target_type,
+        target_id=str(target_id),
+    )
+
+
+class InstrumentsForm(forms.Form):
+    """A choice of the questionnaires the organization uses."""
+
+    instruments = forms.MultipleChoiceField(label="Questionnaires", widget=forms.CheckboxSelectMultiple)
+
+    def __init__(self, *args: Any, organization: object, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["instruments"]
+        assert isinstance(field, forms.MultipleChoiceField)
+        field.choices = [(i.key, i.short_name) for i in instruments.available_to(organization)]
 
 
 class AdministerForm(forms.Form):
@@ -97,10 +133,7 @@ def response_list(request: HttpRequest, public_id: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @login_required
 def administer(request: HttpRequest, public_id: str, instrument_key: str) -> HttpResponse:
-    patient = policy.get_patient_for(request.user, public_id)
-    organization = policy.record_organization(_actor(request), patient)
-    if not policy.can_write_records(request.user, patient) or organization is None:
-        raise Http404("Not found")
+    patient, organization = _writer(request, public_id)
     instrument = next((i for i in instruments.available_to(organization) if i.key == instrument_key), None)
     if instrument is None:
         raise Http404("Not found")
@@ -128,15 +161,7 @@ def administer(request: HttpRequest, public_id: str, instrument_key: str) -> Htt
                 messages.warning(request, f"Critical answer: {critical['label']}. Assess safety now.")
             return redirect("measures:list", patient.public_id)
     if request.method == "GET":
-        audit.record(
-            actor=_actor(request),
-            action=Action.VIEW,
-            purpose=services.TREATMENT,
-            meta=audit.RequestMeta.from_request(request),
-            patient_id=patient.public_id,
-            target_type="assessment_form",
-            target_id=instrument.key,
-        )
+        _viewed(request, patient, "assessment_form", instrument.key)
     context = {
         "nav": "patients",
         "patient": patient,
@@ -185,15 +210,7 @@ def alert_detail(request: HttpRequest, public_id: str, alert_id: str) -> HttpRes
             messages.success(request, "Acknowledged. The care team can see what was done.")
             return redirect("measures:alert", patient.public_id, alert.public_id)
     if request.method == "GET":
-        audit.record(
-            actor=_actor(request),
-            action=Action.VIEW,
-            purpose=services.TREATMENT,
-            meta=audit.RequestMeta.from_request(request),
-            patient_id=patient.public_id,
-            target_type="safety_alert",
-            target_id=str(alert.public_id),
-        )
+        _viewed(request, patient, "safety_alert", str(alert.public_id))
     instrument = instruments.get(alert.response.instrument)
     context = {
         "nav": "patients",
@@ -318,25 +335,15 @@ def patient_link(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "measures/patient.html", context, status=400 if form.errors else 200)
 
 
-class SendLinkForm(forms.Form):
-    instruments = forms.MultipleChoiceField(label="Questionnaires", widget=forms.CheckboxSelectMultiple)
+class SendLinkForm(InstrumentsForm):
     language = forms.ChoiceField(label="Language", choices=[("en", "English"), ("es", "Español")])
     channel = forms.ChoiceField(label="Send by", choices=Channel.choices, widget=forms.RadioSelect, initial="email")
-
-    def __init__(self, *args: Any, organization: object, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        field = self.fields["instruments"]
-        assert isinstance(field, forms.MultipleChoiceField)
-        field.choices = [(i.key, i.short_name) for i in instruments.available_to(organization)]
 
 
 @require_http_methods(["GET", "POST"])
 @login_required
 def send_link(request: HttpRequest, public_id: str) -> HttpResponse:
-    patient = policy.get_patient_for(request.user, public_id)
-    organization = policy.record_organization(_actor(request), patient)
-    if not policy.can_write_records(request.user, patient) or organization is None:
-        raise Http404("Not found")
+    patient, organization = _writer(request, public_id)
     form = SendLinkForm(
         request.POST if request.method == "POST" else None,
         organization=organization,
@@ -362,21 +369,12 @@ def send_link(request: HttpRequest, public_id: str) -> HttpResponse:
                 messages.success(request, "Sent. The link works for 7 days and once.")
                 return redirect("measures:list", patient.public_id)
     if request.method == "GET":
-        audit.record(
-            actor=_actor(request),
-            action=Action.VIEW,
-            purpose=services.TREATMENT,
-            meta=audit.RequestMeta.from_request(request),
-            patient_id=patient.public_id,
-            target_type="questionnaire_link_form",
-            target_id=str(patient.public_id),
-        )
+        _viewed(request, patient, "questionnaire_link_form", str(patient.public_id))
     context = {"nav": "patients", "patient": patient, "form": form, "url": url}
     return render(request, "measures/send_link.html", context, status=400 if form.errors else 200)
 
 
-class ScheduleForm(forms.Form):
-    instruments = forms.MultipleChoiceField(label="Questionnaires", widget=forms.CheckboxSelectMultiple)
+class ScheduleForm(InstrumentsForm):
     every_days = forms.TypedChoiceField(
         label="Every",
         choices=[("", "Not on a rhythm"), ("7", "week"), ("14", "2 weeks"), ("28", "4 weeks")],
@@ -386,21 +384,12 @@ class ScheduleForm(forms.Form):
     )
     before_medication_visits = forms.BooleanField(label="Before each medication-management visit", required=False)
 
-    def __init__(self, *args: Any, organization: object, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        field = self.fields["instruments"]
-        assert isinstance(field, forms.MultipleChoiceField)
-        field.choices = [(i.key, i.short_name) for i in instruments.available_to(organization)]
-
 
 @require_http_methods(["GET", "POST"])
 @login_required
 def schedule(request: HttpRequest, public_id: str) -> HttpResponse:
     """The patient's questionnaire schedules: start one, see and stop the others."""
-    patient = policy.get_patient_for(request.user, public_id)
-    organization = policy.record_organization(_actor(request), patient)
-    if not policy.can_write_records(request.user, patient) or organization is None:
-        raise Http404("Not found")
+    patient, organization = _writer(request, public_id)
     form = ScheduleForm(
         request.POST if request.method == "POST" and "stop" not in request.POST else None,
         organization=organization,
@@ -433,15 +422,7 @@ def schedule(request: HttpRequest, public_id: str) -> HttpResponse:
             messages.success(request, "Scheduled. The first questionnaires go out within the quarter hour.")
             return redirect("measures:schedule", patient.public_id)
     if request.method == "GET":
-        audit.record(
-            actor=_actor(request),
-            action=Action.VIEW,
-            purpose=services.TREATMENT,
-            meta=meta,
-            patient_id=patient.public_id,
-            target_type="questionnaire_schedules",
-            target_id=str(patient.public_id),
-        )
+        _viewed(request, patient, "questionnaire_schedules", str(patient.public_id))
     context = {
         "nav": "patients",
         "patient": patient,

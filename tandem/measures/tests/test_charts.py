@@ -20,6 +20,22 @@ DAY = datetime.timedelta(days=1)
 T0 = datetime.datetime(2026, 9, 1, 15, tzinfo=datetime.UTC)
 
 
+def _phq9_series(cast: Cast, totals: list[int]) -> None:
+    """PHQ-9s given in session, one per total, in order."""
+    meta = RequestMeta(ip_address="127.0.0.1", user_agent="test")
+    for total in totals:
+        services.record_in_session(
+            actor=cast.therapist,
+            patient=cast.patient,
+            organization=cast.riverbend,
+            instrument_key="phq9",
+            answers={str(n): min(3, max(0, total - 3 * (n - 1))) for n in range(1, 10)},
+            language="en",
+            form_token=uuid.uuid4(),
+            meta=meta,
+        )
+
+
 def test_the_chart_has_bands_points_markers_and_words_for_screen_readers() -> None:
     phq9 = instruments.get("phq9")
     points = [charts.Point(T0 + n * 14 * DAY, total) for n, total in enumerate([18, 15, 11, 8])]
@@ -42,18 +58,7 @@ def test_the_chart_has_bands_points_markers_and_words_for_screen_readers() -> No
 
 @pytest.mark.django_db
 def test_the_questionnaire_page_draws_each_instruments_trend_with_medication_changes(cast: Cast) -> None:
-    meta = RequestMeta(ip_address="127.0.0.1", user_agent="test")
-    for total in (15, 9):
-        services.record_in_session(
-            actor=cast.therapist,
-            patient=cast.patient,
-            organization=cast.riverbend,
-            instrument_key="phq9",
-            answers={str(n): min(3, max(0, total - 3 * (n - 1))) for n in range(1, 10)},
-            language="en",
-            form_token=uuid.uuid4(),
-            meta=meta,
-        )
+    _phq9_series(cast, [15, 9])
     Document.objects.create(
         patient=cast.patient,
         organization=cast.riverbend,
@@ -74,18 +79,7 @@ def test_the_chart_summary_pdf_carries_the_trends_only_where_consent_allows(cast
     from tandem.consent.tests.helpers import pdf_text
     from tandem.test import grant_authorization
 
-    meta = RequestMeta(ip_address="127.0.0.1", user_agent="test")
-    for total in (15, 9):
-        services.record_in_session(
-            actor=cast.therapist,
-            patient=cast.patient,
-            organization=cast.riverbend,
-            instrument_key="phq9",
-            answers={str(n): min(3, max(0, total - 3 * (n - 1))) for n in range(1, 10)},
-            language="en",
-            form_token=uuid.uuid4(),
-            meta=meta,
-        )
+    _phq9_series(cast, [15, 9])
     url = reverse("records:summary_pdf", args=[cast.patient.public_id])
     own = pdf_text(sign_in(Client(), cast.therapist).get(url).content)
     assert "Questionnaires" in own and "PHQ-9" in own and "15 (Moderately severe)" in own and "9 (Mild)" in own
@@ -96,18 +90,7 @@ def test_the_chart_summary_pdf_carries_the_trends_only_where_consent_allows(cast
 
 @pytest.mark.django_db
 def test_the_questionnaire_page_states_the_change_from_the_first_score(cast: Cast) -> None:
-    meta = RequestMeta(ip_address="127.0.0.1", user_agent="test")
-    for total in (18, 12, 8):
-        services.record_in_session(
-            actor=cast.therapist,
-            patient=cast.patient,
-            organization=cast.riverbend,
-            instrument_key="phq9",
-            answers={str(n): min(3, max(0, total - 3 * (n - 1))) for n in range(1, 10)},
-            language="en",
-            form_token=uuid.uuid4(),
-            meta=meta,
-        )
+    _phq9_series(cast, [18, 12, 8])
     from tandem.test import page_text
 
     text = page_text(sign_in(Client(), cast.therapist).get(reverse("measures:list", args=[cast.patient.public_id])))
