@@ -720,6 +720,16 @@ def active_team_users(patient: Patient) -> list[User]:
     return list({m.user_id: m.user for m in members if m.user.is_active}.values())
 
 
+def team_who_sees(patient: Patient, info_class: str, source_org_id: int) -> list[User]:
+    """The patient's active care-team members who may see this class of this
+    organization's information now: who is told of a note, an alert, a review."""
+    return [
+        u
+        for u in active_team_users(patient)
+        if can_view_chart(u, patient) and sharing_for(u, patient).sees(info_class, source_org_id)
+    ]
+
+
 def thread_members(patient: Patient) -> list[User]:
     """Who is in the patient's thread now: active care-team members who may use it."""
     return [u for u in active_team_users(patient) if can_use_thread(u, patient)]

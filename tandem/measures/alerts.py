@@ -25,7 +25,6 @@ from tandem.audit.models import Action
 from tandem.measures.models import Response, SafetyAlert
 from tandem.messaging.services import notify
 from tandem.organizations.models import ADMIN_ROLES, Membership
-from tandem.patients.models import CareTeamMember, active_on
 
 ACTION_MAX = 2000
 
@@ -40,18 +39,7 @@ def _link(alert: SafetyAlert) -> str:
 
 def team_for(alert_or_response: SafetyAlert | Response) -> list[User]:
     """The patient's active care team who may see the patient's assessments."""
-    patient = alert_or_response.patient
-    organization_id = alert_or_response.organization_id
-    members = CareTeamMember.objects.filter(active_on(patient.practice.local_date()), patient=patient).select_related(
-        "user"
-    )
-    users = {m.user_id: m.user for m in members if m.user.is_active}
-    return [
-        u
-        for u in users.values()
-        if policy.can_view_chart(u, patient)
-        and policy.sharing_for(u, patient).sees(InfoClass.ASSESSMENTS, organization_id)
-    ]
+    return policy.team_who_sees(alert_or_response.patient, InfoClass.ASSESSMENTS, alert_or_response.organization_id)
 
 
 def admins_for(alert: SafetyAlert) -> list[User]:

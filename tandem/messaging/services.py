@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
+from django.utils import timezone
 
 from tandem.accounts.models import User
 from tandem.accounts.sessions import user_group
@@ -44,3 +45,8 @@ def notify(
 
 def unread_for(user: User, limit: int = 10) -> list[Notification]:
     return list(Notification.objects.filter(recipient=user, read_at__isnull=True)[:limit])
+
+
+def notifications_seen(user: User, link: str) -> None:
+    """The user opened what these notifications point to: they are read."""
+    Notification.objects.filter(recipient=user, link=link, read_at__isnull=True).update(read_at=timezone.now())

@@ -24,7 +24,8 @@ from tandem.accounts.models import User
 from tandem.audit import services as audit
 from tandem.audit.models import Action
 from tandem.messaging import threads
-from tandem.messaging.models import MESSAGE_MAX, Attachment, ConsultRequest, Message, Notification
+from tandem.messaging.models import MESSAGE_MAX, Attachment, ConsultRequest, Message
+from tandem.messaging.services import notifications_seen
 from tandem.patients.models import Patient
 
 PAGE = 50
@@ -153,10 +154,7 @@ def thread(request: HttpRequest, public_id: str) -> HttpResponse:
         context = _context(request, patient, form)
         if request.method == "GET":
             threads.mark_read(viewer, context["thread"])  # type: ignore[arg-type]
-            link = reverse("messaging:thread", args=[patient.public_id])
-            Notification.objects.filter(recipient=viewer, link=link, read_at__isnull=True).update(
-                read_at=timezone.now()
-            )
+            notifications_seen(viewer, reverse("messaging:thread", args=[patient.public_id]))
             _audit(request, patient, Action.VIEW, "thread", patient.public_id)
     return render(request, "messaging/thread.html", context, status=400 if form.errors else 200)
 

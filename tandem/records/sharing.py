@@ -18,14 +18,11 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import IntegrityError, transaction
 from django.urls import reverse
-from django.utils import timezone
 
 from tandem.access import policy
 from tandem.accounts.models import User
 from tandem.accounts.sessions import user_group
-from tandem.messaging.models import Notification
-from tandem.messaging.services import notify
-from tandem.patients.models import CareTeamMember, active_on
+from tandem.messaging.services import notifications_seen, notify
 from tandem.records.models import Document, NoteRead
 
 NOTE_SIGNED = "note_signed"
@@ -33,18 +30,10 @@ NOTE_SIGNED = "note_signed"
 
 def readers_of(document: Document) -> list[User]:
     """The patient's other active care-team members who may see this note now."""
-    patient = document.patient
-    members = (
-        CareTeamMember.objects.filter(active_on(patient.practice.local_date()), patient=patient)
-        .exclude(user_id=document.author_id)
-        .select_related("user")
-    )
-    users = {m.user_id: m.user for m in members if m.user.is_active}
     return [
-        user
-        for user in users.values()
-        if policy.can_view_chart(user, patient)
-        and policy.sharing_for(user, patient).sees(document.effective_class, document.organization_id)
+        u
+        for u in policy.team_who_sees(document.patient, document.effective_class, document.organization_id)
+        if u.pk != document.author_id
     ]
 
 
@@ -72,9 +61,7 @@ def opened(document: Document, reader: User) -> None:
     if reader.pk == document.author_id or not document.is_note:
         return
     mark_read(document, reader)
-    Notification.objects.filter(recipient=reader, link=_link(document), read_at__isnull=True).update(
-        read_at=timezone.now()
-    )
+    notifications_seen(reader, _link(document))
 
 
 def mark_read(document: Document, reader: User) -> bool:
