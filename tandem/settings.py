@@ -55,6 +55,8 @@ INSTALLED_APPS = [
     "tandem.video",
     "tandem.messaging",
     "tandem.measures",
+    "tandem.plans",
+    "tandem.medications",
     "tandem.home",
     "tandem.operations",
     "tandem.demo",
@@ -228,6 +230,10 @@ SMS_TWILIO_ACCOUNT_SID = env_str("TANDEM_SMS_TWILIO_ACCOUNT_SID", "")
 SMS_TWILIO_AUTH_TOKEN = env_str("TANDEM_SMS_TWILIO_AUTH_TOKEN", "")
 SMS_TWILIO_BASE_URL = env_str("TANDEM_SMS_TWILIO_BASE_URL", "https://api.twilio.com")
 SMS_FROM_NUMBER = env_str("TANDEM_SMS_FROM_NUMBER", "")
+
+# --- E-prescribing ----------------------------------------------------------------------------
+# The vendor adapter prescriptions go through. The stub sends nothing, and says so.
+ERX_BACKEND = env_str("TANDEM_ERX_BACKEND", "tandem.medications.erx.StubBackend")
 
 # --- Consent ----------------------------------------------------------------------------------
 # How long a patient's signing link works, and how long emergency access lasts.

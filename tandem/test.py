@@ -28,6 +28,7 @@ from django.test import Client
 from tandem.accounts import services as account_services
 from tandem.accounts.models import MfaDevice, User
 from tandem.consent.models import Authorization
+from tandem.medications.models import Medication
 from tandem.organizations.models import Membership, Organization, OrganizationKind, Partnership, Role
 from tandem.patients.models import CareTeamMember, CareTeamRole, Patient, Payer
 
@@ -253,3 +254,38 @@ def grant_authorization(
         revoked_at=revoked_at,
         created_by=creator,
     )
+
+
+def start_medication(
+    patient: Patient,
+    prescriber: User,
+    organization: Organization,
+    *,
+    drug: str = "sertraline",
+    dose: str = "50",
+    started_on: datetime.date | None = None,
+    sig: str = "1 tablet by mouth once daily",
+) -> Medication:
+    """A medication started through the service, as the prescriber would."""
+    import uuid
+    from decimal import Decimal
+
+    from tandem.audit.services import SYSTEM
+    from tandem.medications import services as medication_services
+
+    medication, _ = medication_services.start(
+        actor=prescriber,
+        patient=patient,
+        organization=organization,
+        drug=drug,
+        form="tablet",
+        dose=Decimal(dose),
+        sig=sig,
+        indication="",
+        started_on=started_on or patient.practice.local_date(),
+        reason="Depression, moderate",
+        part2=False,
+        form_token=uuid.uuid4(),
+        meta=SYSTEM,
+    )
+    return medication

@@ -13,6 +13,8 @@ urlpatterns = [
     path("accounts/", include("tandem.accounts.urls")),
     path("", include("tandem.messaging.urls")),
     path("", include("tandem.measures.urls")),
+    path("", include("tandem.medications.urls")),
+    path("", include("tandem.plans.urls")),
     path("patients/", include("tandem.patients.urls")),
     path("", include("tandem.consent.urls")),
     path("", include("tandem.records.urls")),

@@ -35,6 +35,14 @@ from tandem.consent.models import Authorization, Basis, BreakGlass, SigningLink
 from tandem.consent.models import Kind as ConsentKind
 from tandem.consent.models import in_force as consent_in_force
 from tandem.measures.models import MeasureLink, Response, ResponseStatus
+from tandem.medications.models import (
+    LabResult,
+    MedicationChange,
+    Observation,
+    PdmpCheck,
+    Prescription,
+)
+from tandem.medications.models import Medication as MedicationModel
 from tandem.organizations.models import (
     ADMIN_ROLES,
     CLINICAL_ROLES,
@@ -44,7 +52,8 @@ from tandem.organizations.models import (
     Partnership,
     Role,
 )
-from tandem.patients.models import CareTeamMember, Patient, active_on
+from tandem.patients.models import CareTeamMember, CareTeamRole, Patient, active_on
+from tandem.plans.models import Diagnosis, PlanLink, PlanVersion
 from tandem.records import note_kinds
 from tandem.records.models import Document, NoteStatus, PsychotherapyNote
 from tandem.records.note_kinds import NoteKind
@@ -56,6 +65,7 @@ if TYPE_CHECKING:
     from tandem.accounts.models import User
     from tandem.credentials.models import Credential
     from tandem.feeds.models import CalendarFeed
+    from tandem.medications.models import Medication
     from tandem.referrals.models import Referral
     from tandem.video.models import PatientLink
 
@@ -1164,5 +1174,188 @@ def patient_link_for(token: str) -> PatientLink:
         .first()
     )
     if link is None or link.room.appointment.modality not in VIDEO_MODALITIES:
+        raise Http404("Not found")
+    return link
+
+
+# --- Diagnoses, the treatment plan and medications ---------------------------------------
+#
+# Each is its own consent class: diagnoses (Part 2 when a Part 2 program made
+# them), the care plan, and the medication list (Part 2 for substance-use
+# treatment from a Part 2 program). A row belongs to the organization of the
+# clinician who wrote it; the other side sees it as the patient's consent allows.
+
+PLAN_SIGNING_ROLES = {
+    CareTeamRole.PRIMARY_THERAPIST: "therapy",
+    CareTeamRole.THERAPIST: "therapy",
+    CareTeamRole.PRESCRIBER: "medication",
+}
+
+
+def _visible(sharing: Sharing, rows: Iterable[Any]) -> list[Any]:
+    return [r for r in rows if sharing.sees(r.effective_class, r.organization_id)]
+
+
+def _one_visible(sharing: Sharing, row: Any) -> tuple[Any, Grant]:
+    grant = None if row is None else sharing.grant(row.effective_class, row.organization_id)
+    if row is None or grant is None:
+        raise Http404("Not found")
+    return row, grant
+
+
+def visible_diagnoses(sharing: Sharing) -> list[Diagnosis]:
+    """The patient's problem list as this viewer may see it."""
+    return _visible(sharing, Diagnosis.objects.filter(patient=sharing.patient).select_related("diagnosed_by"))
+
+
+def get_diagnosis_for(sharing: Sharing, public_id: object) -> tuple[Diagnosis, Grant]:
+    pid = parse_public_id(public_id)
+    return _one_visible(
+        sharing,
+        Diagnosis.objects.filter(patient=sharing.patient, public_id=pid)
+        .select_related("diagnosed_by", "status_changed_by", "criteria_recorded_by")
+        .first(),
+    )
+
+
+def can_diagnose(user: User | AnonymousUser | None, patient: Patient) -> bool:
+    """Clinicians who write in the chart record diagnoses."""
+    return can_write_records(user, patient)
+
+
+def visible_plan_versions(sharing: Sharing) -> list[PlanVersion]:
+    """The versions of the patient's plan this viewer may see, newest first."""
+    return _visible(
+        sharing,
+        PlanVersion.objects.filter(plan__patient=sharing.patient).select_related("created_by").order_by("-number"),
+    )
+
+
+def get_plan_version_for(sharing: Sharing, number: object) -> tuple[PlanVersion, Grant]:
+    try:
+        wanted = int(str(number))
+    except ValueError:
+        raise Http404("Not found") from None
+    return _one_visible(
+        sharing,
+        PlanVersion.objects.filter(plan__patient=sharing.patient, number=wanted)
+        .select_related("created_by", "plan", "based_on")
+        .first(),
+    )
+
+
+def plan_signing_discipline(
+    user: User | AnonymousUser | None, patient: Patient, team: Sequence[CareTeamMember] | None = None
+) -> str | None:
+    """Whose signature this clinician gives on the patient's plan: "therapy"
+    for the therapist on the care team, "medication" for the prescriber; None
+    for everyone else (a plan is in force only with one of each)."""
+    if not _is_signed_in(user):
+        return None
+    st = standing(user)
+    rows = _my_team_rows(user, patient, [m.organization for m in st.memberships], team)
+    for member in rows:
+        roles = st.roles_in(member.organization_id)
+        discipline = PLAN_SIGNING_ROLES.get(CareTeamRole(member.role))
+        if discipline == "therapy" and Role.THERAPIST in roles:
+            return discipline
+        if discipline == "medication" and Role.PRESCRIBER in roles:
+            return discipline
+    return None
+
+
+def can_prescribe(
+    user: User | AnonymousUser | None, patient: Patient, team: Sequence[CareTeamMember] | None = None
+) -> bool:
+    """The prescriber on the patient's care team manages the medication list."""
+    return plan_signing_discipline(user, patient, team) == "medication"
+
+
+def visible_medications(sharing: Sharing) -> list[Medication]:
+    return _visible(
+        sharing, MedicationModel.objects.filter(patient=sharing.patient).select_related("prescriber", "organization")
+    )
+
+
+def get_medication_for(sharing: Sharing, public_id: object) -> tuple[Medication, Grant]:
+    pid = parse_public_id(public_id)
+    return _one_visible(
+        sharing,
+        MedicationModel.objects.filter(patient=sharing.patient, public_id=pid)
+        .select_related("prescriber", "organization", "patient")
+        .first(),
+    )
+
+
+def visible_medication_changes(medications: Sequence[Medication]) -> list[MedicationChange]:
+    """The history of medications already judged visible: a change travels with its medication."""
+    by_id = {m.pk: m for m in medications}
+    rows = list(MedicationChange.objects.filter(medication_id__in=by_id).select_related("made_by"))
+    for row in rows:
+        row.medication = by_id[row.medication_id]
+    return rows
+
+
+def visible_prescriptions(medications: Sequence[Medication]) -> list[Prescription]:
+    by_id = {m.pk: m for m in medications}
+    rows = list(Prescription.objects.filter(medication_id__in=by_id).select_related("prescriber", "pdmp_check"))
+    for row in rows:
+        row.medication = by_id[row.medication_id]
+    return rows
+
+
+def get_prescription_for(sharing: Sharing, public_id: object) -> tuple[Prescription, Grant]:
+    pid = parse_public_id(public_id)
+    row = (
+        Prescription.objects.filter(medication__patient=sharing.patient, public_id=pid)
+        .select_related("medication", "prescriber", "organization", "pdmp_check")
+        .first()
+    )
+    medication, grant = _one_visible(sharing, None if row is None else row.medication)
+    assert row is not None
+    return row, grant
+
+
+def visible_observations(sharing: Sharing) -> list[Observation]:
+    return _visible(
+        sharing,
+        Observation.objects.filter(patient=sharing.patient).select_related("author", "medication"),
+    )
+
+
+def visible_lab_results(sharing: Sharing) -> list[LabResult]:
+    return [
+        r
+        for r in LabResult.objects.filter(patient=sharing.patient).select_related("entered_by")
+        if sharing.sees(InfoClass.MEDICATIONS, r.organization_id)
+    ]
+
+
+def visible_pdmp_checks(sharing: Sharing) -> list[PdmpCheck]:
+    """PDMP checks are part of the prescribing record, on the prescriber's side only."""
+    return [
+        c
+        for c in PdmpCheck.objects.filter(patient=sharing.patient).select_related("clinician")
+        if c.organization_id in sharing.own_org_ids
+    ]
+
+
+def can_record_observations(user: User | AnonymousUser | None, patient: Patient) -> bool:
+    """Clinicians who write in the chart tell the prescriber what they see."""
+    return can_write_records(user, patient)
+
+
+def plan_link_for(token: str) -> PlanLink:
+    """The plan link a token opens, whatever its state; 404 for anything else."""
+    from tandem.lib import tokens
+
+    if not token or len(token) > tokens.MAX_LENGTH:
+        raise Http404("Not found")
+    link = (
+        PlanLink.objects.filter(token_hash=tokens.token_hash(token))
+        .select_related("version__plan__patient__practice")
+        .first()
+    )
+    if link is None:
         raise Http404("Not found")
     return link

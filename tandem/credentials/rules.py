@@ -31,6 +31,9 @@ class TelemedicineRule(DatedRule):
     audio_only_schedules_for_oud: frozenset[str]
 
 
+SCHEDULES = frozenset({"", "II", "III", "IV", "V"})
+
+
 @dataclass(frozen=True)
 class Drug:
     name: str
@@ -39,6 +42,18 @@ class Drug:
     schedule: str  # "" when not controlled
     oud: bool
     verified: bool
+    # Catalog detail for the med list. The dose range is the usual adult total daily dose in
+    # `dose_unit`; `dose_verified` stays false until a pharmacist has reviewed it.
+    display: str = ""
+    brands: tuple[str, ...] = ()
+    forms: tuple[str, ...] = ()
+    strengths: tuple[str, ...] = ()
+    dose_unit: str = "mg"
+    usual_daily_min: float | None = None
+    usual_daily_max: float | None = None
+    dose_verified: bool = False
+    dose_note: str = ""
+    monitoring: str = ""  # a class key in medications/data/monitoring.toml, "" for none
 
     @property
     def controlled(self) -> bool:
@@ -107,18 +122,50 @@ def parse(rules_raw: dict[str, Any], drugs_raw: dict[str, Any]) -> Rules:
         np_restricted=frozenset(np["restricted"]),
         state_csr_required=frozenset(rules_raw["state_controlled_substance_registration"]["required_in"]),
         state_time_zones={state: zoneinfo.ZoneInfo(name) for state, name in rules_raw["state_time_zones"].items()},
-        drugs={
-            d["name"]: Drug(
-                name=d["name"],
-                drug_class=d["drug_class"],
-                rxcui=d["rxcui"],
-                schedule=d["schedule"],
-                oud=bool(d.get("oud", False)),
-                verified=bool(d["verified"]),
-            )
-            for d in drugs_raw["drug"]
-        },
+        drugs=_drugs(drugs_raw["drug"]),
     )
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _drug(d: dict[str, Any]) -> Drug:
+    drug = Drug(
+        name=d["name"],
+        drug_class=d["drug_class"],
+        rxcui=d["rxcui"],
+        schedule=d["schedule"],
+        oud=bool(d.get("oud", False)),
+        verified=bool(d["verified"]),
+        display=d.get("display") or d["name"].capitalize(),
+        brands=tuple(d.get("brands", ())),
+        forms=tuple(d.get("forms", ())),
+        strengths=tuple(d.get("strengths", ())),
+        dose_unit=d.get("dose_unit", "mg"),
+        usual_daily_min=_number(d.get("usual_daily_min")),
+        usual_daily_max=_number(d.get("usual_daily_max")),
+        dose_verified=bool(d.get("dose_verified", False)),
+        dose_note=d.get("dose_note", ""),
+        monitoring=d.get("monitoring", ""),
+    )
+    if drug.schedule not in SCHEDULES:
+        raise ValueError(f"Drug {drug.name!r}: schedule {drug.schedule!r} is not one of {sorted(SCHEDULES)}.")
+    low, high = drug.usual_daily_min, drug.usual_daily_max
+    if low is not None and high is not None and low > high:
+        raise ValueError(f"Drug {drug.name!r}: usual_daily_min {low} is above usual_daily_max {high}.")
+    return drug
+
+
+def _drugs(raw: list[dict[str, Any]]) -> dict[str, Drug]:
+    drugs: dict[str, Drug] = {}
+    for entry in raw:
+        drug = _drug(entry)
+        key = drug.name.strip().lower()
+        if key in drugs:
+            raise ValueError(f"Drug {drug.name!r} is listed twice.")
+        drugs[key] = drug
+    return drugs
 
 
 @functools.cache

@@ -105,9 +105,14 @@ def response_list(request: HttpRequest, public_id: str) -> HttpResponse:
         patient = policy.get_patient_for(request.user, public_id)
         sharing = policy.sharing_for(request.user, patient)
         responses = policy.visible_responses(sharing)
+        changes = policy.visible_medication_changes(policy.visible_medications(sharing))
         ledger = Ledger(sharing)
         for r in responses:
             ledger.note(r.organization_id, InfoClass.ASSESSMENTS, f"assessment:{r.public_id}")
+        for c in changes:  # the chart marks them
+            ledger.note(
+                c.medication.organization_id, c.medication.effective_class, f"medication:{c.medication.public_id}"
+            )
         ledger.write()
         audit.record(
             actor=_actor(request),
@@ -118,7 +123,7 @@ def response_list(request: HttpRequest, public_id: str) -> HttpResponse:
             target_type="assessments",
             target_id=str(patient.public_id),
         )
-    groups = trends(responses, policy.visible_documents(sharing))
+    groups = trends(responses, changes)
     organization = policy.record_organization(_actor(request), patient)
     context = {
         "nav": "patients",

@@ -22,6 +22,7 @@ from tandem.measures.alerts import escalation_sweep as safety_alert_escalations
 from tandem.measures.schedules import sweep as send_scheduled_questionnaires
 from tandem.messaging.digest import send_digests
 from tandem.operations.models import SweepRun
+from tandem.plans.reviews import sweep as plan_review_reminders
 from tandem.referrals.services import escalation_sweep, waitlist_sweep
 from tandem.reminders.services import send_due_reminders
 
@@ -54,6 +55,7 @@ SWEEPS: list[Sweep] = [
     Sweep("referral_escalations", datetime.timedelta(minutes=5), escalation_sweep),
     Sweep("appointment_digest", datetime.timedelta(minutes=15), send_digests),
     Sweep("credential_expiry_alerts", datetime.timedelta(hours=1), sweep_expiring_credentials),
+    Sweep("plan_review_reminders", datetime.timedelta(hours=1), plan_review_reminders),
     Sweep("prune_sessions", datetime.timedelta(hours=1), prune_sessions),
     Sweep("prune_sign_in_throttles", datetime.timedelta(hours=1), prune_throttles),
 ]

@@ -23,6 +23,7 @@ from tandem.messaging import threads
 from tandem.patients import selectors, services
 from tandem.patients.forms import CareTeamAddForm, CareTeamEndForm, PatientForm
 from tandem.patients.models import Patient
+from tandem.plans.summary import care_summary
 from tandem.records.digest import since_last_visit
 from tandem.records.selectors import chart_records
 from tandem.reminders.models import ReminderPreference
@@ -131,6 +132,7 @@ def patient_chart(request: HttpRequest, public_id: str) -> HttpResponse:
         appointments = policy.visible_appointments(sharing)
         for a in appointments:
             ledger.note(a.organization_id, InfoClass.APPOINTMENTS, f"appointment:{a.public_id}")
+        care = care_summary(ledger)
         ledger.write()
         _record_view(request, patient, "patient_chart")
     team = selectors.care_team(patient)
@@ -166,9 +168,18 @@ def patient_chart(request: HttpRequest, public_id: str) -> HttpResponse:
         "thread_unread": threads.unread_count(request.user, patient)
         if isinstance(request.user, User) and policy.thread_open_to(request.user, sharing, team)
         else None,
-        "digest": since_last_visit(request.user, team, shown.documents, appointments)
+        "digest": since_last_visit(
+            request.user,
+            team,
+            shown.documents,
+            appointments,
+            changes=care.changes,
+            responses=care.responses,
+            versions=care.versions,
+        )
         if isinstance(request.user, User)
         else None,
+        "care": care,
         "can_write_pn": policy.can_write_psychotherapy_notes(request.user, patient),
         "can_break_glass": policy.can_break_glass(request.user, sharing, team),
         "consent": consent_selectors.summary(patient) if policy.can_manage_consent(request.user, patient) else None,

@@ -158,7 +158,7 @@ def summary_pdf(request: HttpRequest, public_id: str) -> HttpResponse:
             "generated_at": timezone.now(),
             "part2_notice": shown.part2_notice,
             # The same trend charts as the questionnaire page: SVG drawn on the server prints as it is.
-            "scores": trends(responses, shown.documents),
+            "scores": trends(responses, policy.visible_medication_changes(policy.visible_medications(sharing))),
         },
     )
     return pdf_response(content, f"summary-{patient.mrn}.pdf")

@@ -59,19 +59,18 @@ def test_the_chart_has_bands_points_markers_and_words_for_screen_readers() -> No
 @pytest.mark.django_db
 def test_the_questionnaire_page_draws_each_instruments_trend_with_medication_changes(cast: Cast) -> None:
     _phq9_series(cast, [15, 9])
-    Document.objects.create(
-        patient=cast.patient,
-        organization=cast.riverbend,
-        author=cast.therapist,
-        info_class="medications",
-        title="Sertraline started 50 mg",
-        body="Sertraline 50 mg daily.",
-        occurred_on=datetime.date.today(),
-    )
+    from tandem.test import grant_authorization, start_medication
+
+    start_medication(cast.patient, cast.prescriber, cast.northstar)
+    grant_authorization(cast.patient, cast.riverbend, cast.northstar)
     page = sign_in(Client(), cast.therapist).get(reverse("measures:list", args=[cast.patient.public_id]))
     html = page.content.decode()
     assert html.count('role="img"') == 1 and "PHQ-9 over time" in html
     assert "Sertraline started 50 mg" in html and 'class="medication"' in html
+    # The marker crossed from Northstar to the practice: the ledger says so.
+    from tandem.consent.models import Disclosure
+
+    assert Disclosure.objects.filter(recipient_user=cast.therapist, classes=["medications"]).exists()
 
 
 @pytest.mark.django_db

@@ -58,10 +58,11 @@ def test_sweeps_run_when_due_and_not_before() -> None:
             "referral_escalations",
             "appointment_digest",
             "credential_expiry_alerts",
+            "plan_review_reminders",
             "prune_sessions",
             "prune_sign_in_throttles",
         }
-    assert SweepRun.objects.filter(last_error="").count() == 9
+    assert SweepRun.objects.filter(last_error="").count() == 10
 
 
 @pytest.mark.django_db

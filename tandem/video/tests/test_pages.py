@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import html
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -18,7 +19,8 @@ from tandem.access.classes import InfoClass
 from tandem.audit.models import AuditEvent
 from tandem.audit.services import RequestMeta
 from tandem.consent.models import Disclosure
-from tandem.records.models import Document
+from tandem.measures.models import Response
+from tandem.medications.models import Medication
 from tandem.scheduling.models import Appointment, Participant
 from tandem.scheduling.services import ensure_types
 from tandem.test import Cast, grant_authorization, page_text, sign_in
@@ -130,15 +132,33 @@ def test_the_appointment_page_leads_into_the_room(cast: Cast) -> None:
     assert "Join the video visit" not in other.content.decode()  # not a participant
 
 
-def _record(cast: Cast, info_class: str, title: str, body: str) -> Document:
-    return Document.objects.create(
+def _medication(cast: Cast) -> Medication:
+    """A medication the practice recorded (its information, shared only by consent)."""
+    return Medication.objects.create(
         patient=cast.patient,
         organization=cast.riverbend,
-        author=cast.therapist,
-        info_class=info_class,
-        title=title,
-        body=body,
-        occurred_on=timezone.localdate(),
+        prescriber=cast.therapist,
+        drug="sertraline",
+        display="Sertraline",
+        drug_class="SSRI",
+        form="tablet",
+        dose=Decimal("50"),
+        sig="1 tablet by mouth daily",
+        started_on=timezone.localdate(),
+    )
+
+
+def _score(cast: Cast) -> Response:
+    return Response.objects.create(
+        patient=cast.patient,
+        organization=cast.riverbend,
+        instrument="phq9",
+        instrument_version="1",
+        source="in_session",
+        status="complete",
+        total=14,
+        band="Moderate",
+        completed_at=timezone.now(),
     )
 
 
@@ -147,8 +167,8 @@ def test_the_side_panel_shows_what_consent_shares_and_notes_the_disclosure(
     cast: Cast, django_assert_max_num_queries: Any
 ) -> None:
     visit = _visit(cast)
-    scores = _record(cast, InfoClass.ASSESSMENTS, "PHQ-9: 14 (moderate)", "Item 9 answered 0.")
-    meds = _record(cast, InfoClass.MEDICATIONS, "Medication list", "Sertraline 50 mg daily")
+    _score(cast)
+    meds = _medication(cast)
     grant_authorization(cast.patient, cast.riverbend, cast.northstar, classes=[InfoClass.MEDICATIONS])
     client = sign_in(Client(), cast.prescriber)
     url = reverse("video:room", args=[visit.public_id])
@@ -157,13 +177,13 @@ def test_the_side_panel_shows_what_consent_shares_and_notes_the_disclosure(
     panel = page_text(response)
     assert "From the chart" in panel
     # The medication list is shared with Northstar; the scores are not.
-    assert meds.title in panel and "Sertraline 50 mg daily" in panel
-    assert scores.title not in panel and "Item 9" not in panel
+    assert "Sertraline 50 mg" in panel and "1 tablet by mouth daily" in panel
+    assert "PHQ-9: 14" not in panel and "Moderate" not in panel
     assert "No scores are recorded yet." in panel
     assert panel.count("not shared with you under the patient's consent") == 3
     disclosure = Disclosure.objects.get(patient=cast.patient, recipient_user=cast.prescriber)
     assert disclosure.source == cast.riverbend and disclosure.classes == [InfoClass.MEDICATIONS]
-    assert disclosure.records == [f"document:{meds.public_id}"]
+    assert disclosure.records == [f"medication:{meds.public_id}"]
     # Exactly one audit event for the page, with the disclosure beside it.
     assert AuditEvent.objects.filter(target_type="video_room_page", target_id=str(visit.public_id)).count() == 1
 
@@ -171,7 +191,7 @@ def test_the_side_panel_shows_what_consent_shares_and_notes_the_disclosure(
 @pytest.mark.django_db
 def test_the_patients_room_page_has_no_side_panel(cast: Cast) -> None:
     visit = _visit(cast)
-    _record(cast, InfoClass.MEDICATIONS, "Medication list", "Sertraline 50 mg daily")
+    _medication(cast)
     _link, token = services.issue_patient_link(actor=cast.prescriber, appointment=visit, meta=META)
     page = Client().get(reverse("video:patient", args=[token])).content.decode()
     assert "/ws/video/join/" in page and "From the chart" not in page and "Sertraline" not in page
