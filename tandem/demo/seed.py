@@ -46,6 +46,7 @@ from tandem.credentials.models import (
     PayerEnrollment,
     StateLicense,
 )
+from tandem.demo.care import remove_care, seed_care
 from tandem.demo.measures import remove_measures, seed_measures
 from tandem.demo.notes import seed_notes
 from tandem.demo.referrals import remove_referrals, seed_referrals
@@ -301,6 +302,7 @@ def reset() -> None:
         authorizations.delete()  # with their signing links
         remove_threads(orgs)
         remove_measures(orgs)
+        remove_care(orgs)
         documents = Document.objects.filter(**mine)
         # Newest versions first: each version holds on to the one it amends.
         for version in sorted(set(documents.values_list("version", flat=True)), reverse=True):
@@ -981,6 +983,7 @@ def seed() -> dict[str, User]:
         seed_notes(orgs, users, riverbend)
         seed_threads(orgs, users, riverbend)
         seed_measures(orgs, users, riverbend)
+        seed_care(orgs, users, riverbend)
 
         audit.record(
             actor=None,
