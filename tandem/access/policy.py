@@ -1290,6 +1290,8 @@ def get_medication_for(sharing: Sharing, public_id: object) -> tuple[Medication,
 def visible_medication_changes(medications: Sequence[Medication]) -> list[MedicationChange]:
     """The history of medications already judged visible: a change travels with its medication."""
     by_id = {m.pk: m for m in medications}
+    if not by_id:
+        return []
     rows = list(MedicationChange.objects.filter(medication_id__in=by_id).select_related("made_by"))
     for row in rows:
         row.medication = by_id[row.medication_id]
@@ -1298,6 +1300,8 @@ def visible_medication_changes(medications: Sequence[Medication]) -> list[Medica
 
 def visible_prescriptions(medications: Sequence[Medication]) -> list[Prescription]:
     by_id = {m.pk: m for m in medications}
+    if not by_id:
+        return []
     rows = list(Prescription.objects.filter(medication_id__in=by_id).select_related("prescriber", "pdmp_check"))
     for row in rows:
         row.medication = by_id[row.medication_id]

@@ -231,6 +231,10 @@ class LabResult(models.Model):
     def __str__(self) -> str:
         return f"{self.test} {self.value} {self.unit} on {self.collected_on}"
 
+    @property
+    def effective_class(self) -> str:
+        return str(InfoClass.MEDICATIONS)
+
 
 class ObservationKind(models.TextChoices):
     SIDE_EFFECT = "side_effect", "Side effect"

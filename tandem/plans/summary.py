@@ -59,7 +59,7 @@ def care_summary(ledger: Ledger) -> CareSummary:
     for v in versions:
         ledger.note(v.organization_id, v.effective_class, f"plan:{v.public_id}")
     for lab in labs:
-        ledger.note(lab.organization_id, "medications", f"lab:{lab.public_id}")
+        ledger.note(lab.organization_id, lab.effective_class, f"lab:{lab.public_id}")
     return CareSummary(
         diagnoses=diagnoses,
         medications=medications,

@@ -249,6 +249,114 @@ def questionnaire_token(c: Cast) -> dict[str, object]:
     return {"token": token}
 
 
+def _northstar_medication(c: Cast) -> object:
+    """Made once however many times an entry asks for its arguments."""
+    from tandem.medications.models import Medication
+    from tandem.test import start_medication
+
+    found = Medication.objects.filter(patient=c.patient, drug="sertraline").first()
+    return found or start_medication(c.patient, c.prescriber, c.northstar)
+
+
+def northstar_medication(c: Cast) -> dict[str, object]:
+    medication = _northstar_medication(c)
+    return {"public_id": c.patient.public_id, "medication_id": medication.public_id}
+
+
+def northstar_prescription(c: Cast) -> dict[str, object]:
+    from tandem.medications.models import Prescription
+
+    medication = _northstar_medication(c)
+    rx = Prescription.objects.filter(medication=medication).first() or Prescription.objects.create(
+        medication=medication,
+        prescriber=c.prescriber,
+        organization=c.northstar,
+        drug="sertraline",
+        strength="50 mg",
+        form="tablet",
+        sig="1 tablet daily",
+        quantity=30,
+        days_supply=30,
+        pharmacy="Corner Pharmacy",
+        patient_state="OR",
+        state_source="attested at check-in",
+        eligibility={"allowed": True, "reasons": [], "rules_version": "test"},
+    )
+    return {"public_id": c.patient.public_id, "prescription_id": rx.public_id}
+
+
+def riverbend_diagnosis(c: Cast) -> dict[str, object]:
+    import uuid as uuid_module
+
+    from tandem.audit.services import SYSTEM
+    from tandem.plans import services as plan_services
+    from tandem.plans.models import Diagnosis
+
+    found = Diagnosis.objects.filter(patient=c.patient, code="F33.1").first()
+    if found is not None:
+        return {"public_id": c.patient.public_id, "diagnosis_id": found.public_id}
+    row, _ = plan_services.record_diagnosis(
+        actor=c.therapist,
+        patient=c.patient,
+        organization=c.riverbend,
+        code="F33.1",
+        status="confirmed",
+        diagnosed_on=datetime.date(2026, 1, 5),
+        note="",
+        part2=False,
+        form_token=uuid_module.uuid4(),
+        meta=SYSTEM,
+    )
+    return {"public_id": c.patient.public_id, "diagnosis_id": row.public_id}
+
+
+def _riverbend_plan(c: Cast, *, in_force: bool) -> object:
+    from tandem.plans.models import Goal, Plan, PlanVersion
+
+    plan, created = Plan.objects.get_or_create(patient=c.patient)
+    if not created:
+        return PlanVersion.objects.get(plan=plan, number=1)
+    version = PlanVersion.objects.create(
+        plan=plan,
+        number=1,
+        organization=c.riverbend,
+        created_by=c.therapist,
+        summary="Low mood after a move.",
+        review_on=datetime.date(2027, 3, 1),
+    )
+    Goal.objects.create(version=version, text="PHQ-9 below 5", discipline="shared")
+    if in_force:
+        now = timezone.now()
+        PlanVersion.objects.filter(pk=version.pk).update(status="in_force", locked_at=now, in_force_at=now)
+    return version
+
+
+def riverbend_plan(c: Cast) -> dict[str, object]:
+    _riverbend_plan(c, in_force=False)
+    return {"public_id": c.patient.public_id, "number": "1"}
+
+
+def riverbend_plan_in_force(c: Cast) -> dict[str, object]:
+    _riverbend_plan(c, in_force=True)
+    return {"public_id": c.patient.public_id, "number": "1"}
+
+
+def plan_token(c: Cast) -> dict[str, object]:
+    from tandem.lib import tokens
+    from tandem.plans.models import PlanLink
+
+    version = _riverbend_plan(c, in_force=True)
+    token = tokens.new_token()
+    PlanLink.objects.create(
+        version=version,
+        token_hash=tokens.token_hash(token),
+        channel="email",
+        created_by=c.therapist,
+        expires_at=timezone.now() + datetime.timedelta(days=14),
+    )
+    return {"token": token}
+
+
 def thread_patient(c: Cast) -> dict[str, object]:
     """The shared patient, with the coordination authorization the thread needs."""
     from tandem.test import grant_authorization
@@ -561,6 +669,57 @@ MATRIX: dict[str, Entry] = {
         kwargs=lambda c: {"public_id": c.patient.public_id, "instrument_key": "phq9"},
         allowed=F({"therapist", "colleague", "prescriber"}),
         patient_scoped=True,
+    ),
+    # Diagnoses and the treatment plan: the chart's readers, as consent allows.
+    "plans:diagnoses": Entry(kwargs=patient, allowed=F(CHART_READERS), patient_scoped=True),
+    # The therapist's diagnosis: the practice's own; Northstar only with an authorization.
+    "plans:diagnosis": Entry(kwargs=riverbend_diagnosis, allowed=F(PRACTICE_STAFF), patient_scoped=True),
+    "plans:plan": Entry(kwargs=patient, allowed=F(CHART_READERS), patient_scoped=True),
+    "plans:start_draft": Entry(
+        kwargs=patient, method="POST", allowed=F({"therapist", "colleague", "prescriber"}), ok=302, patient_scoped=True
+    ),
+    "plans:version": Entry(kwargs=riverbend_plan, allowed=F(PRACTICE_STAFF), patient_scoped=True),
+    "plans:pdf": Entry(kwargs=riverbend_plan, allowed=F(PRACTICE_STAFF), patient_scoped=True),
+    "plans:edit": Entry(
+        kwargs=riverbend_plan, method="POST", allowed=F({"therapist", "colleague"}), ok=302, patient_scoped=True
+    ),
+    # Only the care team's therapist and prescriber sign; Northstar cannot see this version.
+    "plans:sign": Entry(kwargs=riverbend_plan, method="POST", allowed=F({"therapist"}), ok=302, patient_scoped=True),
+    "plans:acknowledge": Entry(
+        kwargs=riverbend_plan_in_force,
+        method="POST",
+        allowed=F({"therapist", "colleague"}),
+        ok=302,
+        patient_scoped=True,
+    ),
+    "plans:send_link": Entry(
+        kwargs=riverbend_plan_in_force,
+        method="POST",
+        allowed=F({"therapist", "colleague"}),
+        ok=302,
+        patient_scoped=True,
+    ),
+    # The patient's plan link: whoever holds it, no account.
+    "plans:patient_link": Entry(kwargs=plan_token, same_for_all=200),
+    # Medications: the list for the chart's readers; managing them for the prescriber on the team.
+    "medications:catalog": Entry(allowed=F(SIGNED_IN - {"patient_user"})),
+    "medications:list": Entry(kwargs=patient, allowed=F(CHART_READERS), patient_scoped=True),
+    "medications:start": Entry(kwargs=patient, allowed=F({"prescriber"}), patient_scoped=True),
+    "medications:pdmp": Entry(kwargs=patient, allowed=F({"prescriber"}), patient_scoped=True),
+    "medications:labs": Entry(kwargs=patient, allowed=F({"therapist", "colleague", "prescriber"}), patient_scoped=True),
+    "medications:observe": Entry(
+        kwargs=patient, method="POST", allowed=F({"therapist", "colleague", "prescriber"}), ok=302, patient_scoped=True
+    ),
+    # Northstar's medication: its own staff; the practice only with an authorization.
+    "medications:detail": Entry(
+        kwargs=northstar_medication, allowed=F({"prescriber", "group_admin"}), patient_scoped=True
+    ),
+    "medications:change": Entry(
+        kwargs=northstar_medication, method="POST", allowed=F({"prescriber"}), ok=302, patient_scoped=True
+    ),
+    "medications:prescribe": Entry(kwargs=northstar_medication, allowed=F({"prescriber"}), patient_scoped=True),
+    "medications:prescription": Entry(
+        kwargs=northstar_prescription, allowed=F({"prescriber", "group_admin"}), patient_scoped=True
     ),
     "records:search": Entry(),
     # The care team's thread: its members, while consent lets notes travel both ways.

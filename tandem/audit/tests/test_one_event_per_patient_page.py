@@ -22,7 +22,7 @@ def test_there_are_patient_pages_to_walk() -> None:
 @pytest.mark.parametrize("route", PATIENT_PAGES)
 def test_each_view_records_exactly_one_event(route: str, cast: Cast) -> None:
     entry = MATRIX[route]
-    who = "admin" if "admin" in entry.allowed else "therapist"
+    who = next(w for w in ("admin", "therapist", "prescriber") if w in entry.allowed)
     user = cast.everyone()[who]
     client = sign_in(Client(), user)
     url = reverse(route, kwargs=entry.kwargs(cast))

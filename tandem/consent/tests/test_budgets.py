@@ -58,6 +58,8 @@ def _grow(cast: Cast, n: int) -> None:
             started_at=now - datetime.timedelta(days=2),
             expires_at=now - datetime.timedelta(days=2) + datetime.timedelta(hours=1),
         )
+        _grow_treatment(cast)
+
         for author, org in [(cast.therapist, cast.riverbend), (cast.prescriber, cast.northstar)]:
             Document.objects.create(
                 patient=cast.patient,
@@ -89,13 +91,82 @@ def _grow(cast: Cast, n: int) -> None:
         )
 
 
+def _grow_treatment(cast: Cast) -> None:
+    """One more medication with a change and a lab result, diagnosis and plan version."""
+    from decimal import Decimal
+
+    from tandem.credentials import rules
+    from tandem.medications.models import LabResult, Medication, MedicationChange
+    from tandem.plans import diagnoses
+    from tandem.plans.models import Diagnosis, Goal, Plan, PlanVersion
+
+    n = Medication.objects.filter(patient=cast.patient).count()
+    drug = sorted(rules.current().drugs.values(), key=lambda d: d.name)[n]
+    today = cast.riverbend.local_date()
+    medication = Medication.objects.create(
+        patient=cast.patient,
+        organization=cast.northstar,
+        prescriber=cast.prescriber,
+        drug=drug.name,
+        display=drug.display,
+        drug_class=drug.drug_class,
+        schedule=drug.schedule,
+        form=drug.forms[0],
+        dose=Decimal("10"),
+        sig="Once daily",
+        started_on=today - datetime.timedelta(days=60),
+    )
+    MedicationChange.objects.create(
+        medication=medication,
+        kind="start",
+        dose_after=Decimal("10"),
+        reason="Started",
+        effective_on=medication.started_on,
+        made_by=cast.prescriber,
+    )
+    LabResult.objects.create(
+        patient=cast.patient,
+        organization=cast.northstar,
+        test="weight",
+        value="70",
+        collected_on=today - datetime.timedelta(days=n),
+        entered_by=cast.prescriber,
+    )
+    entry = list(diagnoses.catalog().values())[n]
+    Diagnosis.objects.create(
+        patient=cast.patient,
+        organization=cast.riverbend,
+        code=entry.code,
+        name=entry.name,
+        diagnosed_by=cast.therapist,
+        diagnosed_on=today,
+        status_changed_by=cast.therapist,
+    )
+    plan, _ = Plan.objects.get_or_create(patient=cast.patient)
+    version = PlanVersion.objects.create(
+        plan=plan,
+        number=n + 1,
+        organization=cast.riverbend,
+        created_by=cast.therapist,
+        summary="Low mood",
+        review_on=today + datetime.timedelta(days=90),
+    )
+    Goal.objects.create(version=version, text="Sleep seven hours", discipline="shared")
+    PlanVersion.objects.filter(pk=version.pk).update(status="superseded", locked_at=timezone.now())
+
 BUDGETS = {
     # (viewer, route, takes the patient): the most queries the page may run,
     # on PostgreSQL, which takes one more than SQLite (the audit chain's lock).
     # The chart: records, appointments, the viewer's unsigned notes and the
     # thread's unread count; the therapist's lists referrals too.
-    ("prescriber", "patients:chart", True): 24,
-    ("therapist", "patients:chart", True): 26,
+    # Since the treatment card: diagnoses, medications with their changes and
+    # labs, plan versions and questionnaire responses (four to six more).
+    ("prescriber", "patients:chart", True): 31,
+    ("therapist", "patients:chart", True): 33,
+    ("prescriber", "medications:list", True): 22,
+    ("therapist", "medications:list", True): 21,
+    ("therapist", "plans:plan", True): 15,
+    ("therapist", "plans:diagnoses", True): 15,
     ("prescriber", "patients:list", False): 18,
     ("admin", "consent:list", True): 13,
     ("admin", "consent:disclosures", True): 12,

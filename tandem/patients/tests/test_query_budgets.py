@@ -102,7 +102,7 @@ def test_chart_today_and_admin_pages_have_budgets(cast: Cast) -> None:
     therapist = sign_in(Client(), cast.therapist)
     admin = sign_in(Client(), cast.admin)
     budgets = {
-        (therapist, reverse("patients:chart", args=[cast.patient.public_id])): 23,
+        (therapist, reverse("patients:chart", args=[cast.patient.public_id])): 26,
         (therapist, reverse("home:today")): 12,
         (admin, reverse("audit:report")): 12,
         (admin, reverse("organizations:members", args=[cast.riverbend.public_id])): 12,

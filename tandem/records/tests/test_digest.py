@@ -138,8 +138,89 @@ def test_the_digest_lists_exactly_what_others_did_since_the_last_visit(cast: Cas
         page = page_text(
             sign_in(Client(), cast.prescriber).get(reverse("patients:chart", args=[cast.patient.public_id]))
         )
-    assert "Since your last visit" in page and "New notes:" in page and "Medication changes:" in page
+    assert "Since your last visit" in page and "New notes:" in page and "Medication records:" in page
     assert "Private." not in page
+
+
+@pytest.mark.django_db
+def test_the_digest_lists_the_prescribers_dose_change_new_scores_and_a_signed_plan(cast: Cast) -> None:
+    """The therapist's digest, from the medication list, the questionnaires and
+    the plan: what the prescriber did and the patient answered since her visit."""
+    from decimal import Decimal
+
+    from tandem.measures import services as measures
+    from tandem.medications import services as medications
+    from tandem.plans import services as plans
+    from tandem.test import start_medication
+
+    grant_authorization(cast.patient, cast.riverbend, cast.northstar, signed_at=T1 - 30 * DAY)
+    _visit(cast, cast.therapist, T1 - datetime.timedelta(hours=1), "therapy", "completed")
+    with _at(T1 - 3 * DAY):
+        medication = start_medication(cast.patient, cast.prescriber, cast.northstar, dose="50")
+        version, _ = plans.start_draft(
+            actor=cast.therapist,
+            patient=cast.patient,
+            organization=cast.riverbend,
+            problem_list=[],
+            form_token=uuid.uuid4(),
+            meta=META,
+        )
+        plans.save_overview(
+            actor=cast.therapist,
+            version=version,
+            summary="Low mood",
+            review_on=datetime.date(2027, 1, 31),
+            change_note="",
+            problem_list=None,
+            meta=META,
+        )
+        plans.save_goal(
+            actor=cast.therapist,
+            version=version,
+            goal=None,
+            text="Sleep seven hours",
+            discipline="shared",
+            target_date=None,
+            instrument="",
+            comparison="",
+            target_score=None,
+            status="active",
+            meta=META,
+        )
+        plans.sign(actor=cast.therapist, version=version, discipline="therapy", meta=META)
+    with _at(T1 + DAY):
+        medications.change(
+            actor=cast.prescriber,
+            medication=medication,
+            kind="dose",
+            dose=Decimal("100"),
+            sig="",
+            reason="Partial response",
+            effective_on=datetime.date(2026, 10, 7),
+            form_token=uuid.uuid4(),
+            meta=META,
+        )
+        plans.sign(actor=cast.prescriber, version=version, discipline="medication", meta=META)
+        measures.record_in_session(
+            actor=cast.prescriber,
+            patient=cast.patient,
+            organization=cast.northstar,
+            instrument_key="phq9",
+            answers={str(n): 1 for n in range(1, 11)},
+            language="en",
+            form_token=uuid.uuid4(),
+            meta=META,
+        )
+    with _at(T1 + 2 * DAY):
+        page = page_text(
+            sign_in(Client(), cast.therapist).get(reverse("patients:chart", args=[cast.patient.public_id]))
+        )
+    assert "Since your last visit" in page
+    assert "Medication changes:" in page and "Sertraline: dose changed 50 → 100 mg" in page
+    assert "New scores:" in page and "PHQ9 9" in page
+    assert "Treatment plan:" in page and "version 1, in force" in page
+    # The medication's start, before her visit, is not in it.
+    assert "Sertraline: started" not in page
 
 
 @pytest.mark.django_db
