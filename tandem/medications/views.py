@@ -80,9 +80,8 @@ def _prescriber(request: HttpRequest, public_id: str) -> tuple[Patient, Organiza
 
 
 def _med_choices(medications: list[Medication]) -> list[tuple[str, str]]:
-    return [
-        (str(m.public_id), f"{m.display} {m.dose_text}") for m in medications if m.status != MedicationStatus.STOPPED
-    ]
+    # By name: the dose may change while the form is open.
+    return [(str(m.public_id), m.display) for m in medications if m.status != MedicationStatus.STOPPED]
 
 
 @require_GET
@@ -226,7 +225,7 @@ def change(request: HttpRequest, public_id: str, medication_id: str) -> HttpResp
                 f"{medication.get_status_display().lower()}.",
             )
     else:
-        messages.error(request, "Check the change: " + "; ".join(e for errs in form.errors.values() for e in errs))
+        messages.error(request, "Check the change: " + "; ".join(str(e) for errs in form.errors.values() for e in errs))
     return redirect("medications:detail", patient.public_id, medication.public_id)
 
 
@@ -408,7 +407,7 @@ def observe(request: HttpRequest, public_id: str) -> HttpResponse:
         else:
             messages.success(request, "Reported to the prescriber.")
     else:
-        messages.error(request, "Check the report: " + "; ".join(e for errs in form.errors.values() for e in errs))
+        messages.error(request, "Check the report: " + "; ".join(str(e) for errs in form.errors.values() for e in errs))
     return redirect(reverse("medications:list", args=[patient.public_id]) + "#timeline")
 
 

@@ -54,8 +54,10 @@ def care_summary(ledger: Ledger) -> CareSummary:
         .order_by("-number")
         if sharing.sees(v.effective_class, v.organization_id)
     ]
-    for row in [*diagnoses, *medications]:
-        ledger.note(row.organization_id, row.effective_class, f"{type(row).__name__.lower()}:{row.public_id}")
+    for d in diagnoses:
+        ledger.note(d.organization_id, d.effective_class, f"diagnosis:{d.public_id}")
+    for m in medications:
+        ledger.note(m.organization_id, m.effective_class, f"medication:{m.public_id}")
     for v in versions:
         ledger.note(v.organization_id, v.effective_class, f"plan:{v.public_id}")
     for lab in labs:

@@ -357,11 +357,11 @@ def edit(request: HttpRequest, public_id: str, number: str) -> HttpResponse:
     back = redirect("plans:version", patient.public_id, version.number)
     try:
         if part == "overview":
-            form = f.OverviewForm(request.POST)
-            if not form.is_valid():
-                messages.error(request, "Check the overview: " + _errors(form))
+            overview = f.OverviewForm(request.POST)
+            if not overview.is_valid():
+                messages.error(request, "Check the overview: " + _errors(overview))
                 return back
-            if form.cleaned_data["revision"] != version.revision:
+            if overview.cleaned_data["revision"] != version.revision:
                 messages.error(
                     request,
                     "Someone else saved this draft a moment ago. Their version is shown; make your change again.",
@@ -370,10 +370,10 @@ def edit(request: HttpRequest, public_id: str, number: str) -> HttpResponse:
             services.save_overview(
                 actor=actor,
                 version=version,
-                summary=form.cleaned_data["summary"],
-                review_on=form.cleaned_data["review_on"],
-                change_note=form.cleaned_data["change_note"],
-                problem_list=policy.visible_diagnoses(sharing) if form.cleaned_data["refresh_diagnoses"] else None,
+                summary=overview.cleaned_data["summary"],
+                review_on=overview.cleaned_data["review_on"],
+                change_note=overview.cleaned_data["change_note"],
+                problem_list=policy.visible_diagnoses(sharing) if overview.cleaned_data["refresh_diagnoses"] else None,
                 meta=meta,
             )
         elif part in ("goal", "remove_goal"):
@@ -409,15 +409,15 @@ def edit(request: HttpRequest, public_id: str, number: str) -> HttpResponse:
                 services.remove_item(actor=actor, version=version, item=item, meta=meta)
             else:
                 team = policy.active_team_users(patient)
-                form = f.InterventionForm(
+                iform = f.InterventionForm(
                     request.POST,
                     prefix=f"i{item.pk}" if item else None,
                     team=[(str(u.public_id), u.display_name) for u in team],
                 )
-                if not form.is_valid():
-                    messages.error(request, "Check the intervention: " + _errors(form))
+                if not iform.is_valid():
+                    messages.error(request, "Check the intervention: " + _errors(iform))
                     return back
-                data = form.cleaned_data
+                data = iform.cleaned_data
                 owner = next(u for u in team if str(u.public_id) == data["owner"])
                 services.save_intervention(
                     actor=actor,

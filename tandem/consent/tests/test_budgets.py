@@ -154,6 +154,7 @@ def _grow_treatment(cast: Cast) -> None:
     Goal.objects.create(version=version, text="Sleep seven hours", discipline="shared")
     PlanVersion.objects.filter(pk=version.pk).update(status="superseded", locked_at=timezone.now())
 
+
 BUDGETS = {
     # (viewer, route, takes the patient): the most queries the page may run,
     # on PostgreSQL, which takes one more than SQLite (the audit chain's lock).

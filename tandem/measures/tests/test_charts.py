@@ -12,7 +12,6 @@ from django.urls import reverse
 
 from tandem.audit.services import RequestMeta
 from tandem.measures import charts, instruments, services
-from tandem.records.models import Document
 from tandem.test import Cast, sign_in
 
 SVG = "{http://www.w3.org/2000/svg}"
