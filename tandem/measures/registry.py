@@ -13,7 +13,9 @@ Flags (AIMS Center; clinical.md section 2):
   not dropped by half from the first (no response);
 * measurement overdue: no score in the last ``OVERDUE_DAYS``;
 * no follow-up booked: nothing booked ahead;
-* open safety alert.
+* open safety alert;
+* labs or vitals overdue: what the patient's current medications call for
+  (``medications/data/monitoring.toml``), where the viewer may see them.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from tandem.access.classes import InfoClass
 from tandem.accounts.models import User
 from tandem.measures import instruments, scoring
 from tandem.measures.models import Response, ResponseStatus, SafetyAlert
+from tandem.medications import selectors as med_selectors
+from tandem.medications.models import LabResult, Medication, MedicationChange, MedicationStatus
 from tandem.patients.models import CareTeamMember, Patient, active_on
 from tandem.scheduling.models import Appointment, Status
 
@@ -39,6 +43,7 @@ FLAGS = {
     "overdue": "Measurement overdue",
     "no_follow_up": "No follow-up booked",
     "alert": "Open safety alert",
+    "labs_overdue": "Labs or vitals overdue",
 }
 SORTS = {"name", "change", "weeks", "latest", "last_contact"}
 
@@ -58,6 +63,7 @@ class Row:
     change: int | None = None
     response: bool | None = None
     remission: bool | None = None
+    labs_overdue: list[str] = field(default_factory=list)
 
 
 def _patients(user: User, instrument_key: str, now: datetime.datetime) -> QuerySet[Patient]:
@@ -109,6 +115,7 @@ def registry(
     instrument = instruments.get(instrument_key)
     patients = list(_patients(user, instrument.key, now).order_by("last_name", "first_name", "pk"))
     sharing = policy.sharing_for_patients(user, patients, now)
+    monitoring = _monitoring(patients)
     rows = []
     for p in patients:
         seen = sharing.get(p.pk)
@@ -141,10 +148,54 @@ def registry(
             row.flags.append("no_follow_up")
         if shown and p.open_alert:  # type: ignore[attr-defined]
             row.flags.append("alert")
+        if seen is not None:
+            medications, changes, labs = monitoring.get(p.pk, ([], [], []))
+            visible = [m for m in medications if seen.sees(m.effective_class, m.organization_id)]
+            labs = [r for r in labs if seen.sees(r.effective_class, r.organization_id)]
+            today = p.practice.local_date(now)
+            overdue = [d for d in med_selectors.due(visible, changes, labs, today) if d.overdue]
+            row.labs_overdue = [d.test.name for d in overdue]
+            if overdue:
+                row.flags.append("labs_overdue")
         rows.append(row)
     if flag in FLAGS:
         rows = [r for r in rows if flag in r.flags]
     return _sorted(rows, sort if sort in SORTS else "name")
+
+
+def _monitoring(
+    patients: list[Patient],
+) -> dict[int, tuple[list[Medication], list[MedicationChange], list[LabResult]]]:
+    """Current medications, their dose changes and the lab results of every
+    patient on the registry, in three queries."""
+    ids = [p.pk for p in patients]
+    current = Medication.objects.filter(
+        patient_id__in=ids, status__in=[MedicationStatus.ACTIVE, MedicationStatus.TAPERING]
+    )
+    by_patient: dict[int, tuple[list[Medication], list[MedicationChange], list[LabResult]]] = {
+        pk: ([], [], []) for pk in ids
+    }
+    patient_of: dict[int, int] = {}
+    for m in current.only("pk", "patient_id", "organization_id", "drug", "started_on", "status", "part2"):
+        by_patient[m.patient_id][0].append(m)
+        patient_of[m.pk] = m.patient_id
+    for c in MedicationChange.objects.filter(medication__in=current, kind__in=med_selectors.DOSE_EVENTS).only(
+        "medication_id", "kind", "effective_on"
+    ):
+        by_patient[patient_of[c.medication_id]][1].append(c)
+    for r in LabResult.objects.filter(patient_id__in=ids).only("patient_id", "organization_id", "test", "collected_on"):
+        by_patient[r.patient_id][2].append(r)
+    return by_patient
+    patient_of = {m.pk: m.patient_id for m in medications}
+    for c in MedicationChange.objects.filter(medication_id__in=patient_of, kind__in=med_selectors.DOSE_EVENTS).only(
+        "medication_id", "kind", "effective_on"
+    ):
+        by_patient[patient_of[c.medication_id]][1].append(c)
+    for r in LabResult.objects.filter(patient_id__in=list(by_patient)).only(
+        "patient_id", "organization_id", "test", "collected_on"
+    ):
+        by_patient[r.patient_id][2].append(r)
+    return by_patient
 
 
 def _sorted(rows: list[Row], sort: str) -> list[Row]:

@@ -158,6 +158,50 @@ def test_five_hundred_patients_and_ten_thousand_responses_in_a_fixed_number_of_q
         for n in range(20)
     )
     assert Response.objects.count() == 10_000
+    # Each on a medication whose monitoring is followed, half with a result on file.
+    from decimal import Decimal
+
+    from tandem.medications.models import LabResult, Medication, MedicationChange
+
+    medications = Medication.objects.bulk_create(
+        Medication(
+            patient=p,
+            organization=cast.riverbend,
+            prescriber=cast.therapist,
+            drug="lithium",
+            display="Lithium",
+            drug_class="Lithium",
+            form="tablet",
+            dose=Decimal("300"),
+            sig="Twice daily",
+            started_on=datetime.date(2026, 6, 1),
+        )
+        for p in patients
+    )
+    MedicationChange.objects.bulk_create(
+        MedicationChange(
+            medication=m,
+            kind="dose",
+            dose_before=Decimal("300"),
+            dose_after=Decimal("300"),
+            reason="Level low",
+            effective_on=datetime.date(2026, 7, 1),
+            made_by=cast.therapist,
+        )
+        for m in medications
+    )
+    LabResult.objects.bulk_create(
+        LabResult(
+            patient=p,
+            organization=cast.riverbend,
+            test="lithium_level",
+            value="0.7",
+            collected_on=datetime.date(2026, 7, 8),
+            entered_by=cast.therapist,
+        )
+        for p in patients[::2]
+    )
     many = measure()
     assert many == few and many <= 16, (few, many)
     assert page_text(client.get(url)).count("Registry</a>") >= 500
+    assert "Labs or vitals overdue: Lithium level" in page_text(client.get(url))
