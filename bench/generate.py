@@ -643,6 +643,7 @@ def populate(*, patients: int, seed: int) -> World:
         documents, prescriber_of = _records(rng, ours, team, riverbend, northstar, today)
         authorizations = _authorizations(rng, ours, prescriber_of, riverbend, northstar, riverbend_staff.admin, now)
         _responses(rng, team, riverbend, riverbend_staff.therapists[0], now)
+        _medications(rng, ours, prescriber_of, northstar, today)
 
     chart_records = dict(zip([r[3] for r in CHART_RECORDS], documents[: len(CHART_RECORDS)], strict=True))
     return World(
@@ -692,6 +693,69 @@ def _responses(rng: random.Random, team: list[Any], practice: Any, therapist: An
             )
     Response.objects.bulk_create(rows, batch_size=1000)
     return len(rows)
+
+
+MEDICATION_CHANGES = 6
+
+
+def _medications(
+    rng: random.Random, patients: list[Any], prescriber_of: dict[int, Any], group: Any, today: datetime.date
+) -> int:
+    """A medication list for every shared patient (the chart's treatment card
+    and the medication page under load): two or three drugs, each titrated a
+    few times, with monitoring results on file."""
+    from decimal import Decimal
+
+    from tandem.medications.models import LabResult, Medication, MedicationChange
+
+    drugs = ["sertraline", "bupropion", "lithium", "aripiprazole", "escitalopram", "lamotrigine"]
+    medications, changes, labs = [], [], []
+    for patient in patients:
+        member = prescriber_of.get(patient.pk)
+        if member is None:
+            continue
+        for drug in rng.sample(drugs, rng.randint(2, 3)):
+            started = today - datetime.timedelta(days=rng.randint(60, 400))
+            medication = Medication(
+                patient=patient,
+                organization=group,
+                prescriber=member.user,
+                drug=drug,
+                display=drug.capitalize(),
+                drug_class="bench",
+                form="tablet",
+                dose=Decimal(25 * MEDICATION_CHANGES),
+                sig="Once daily",
+                started_on=started,
+            )
+            medications.append(medication)
+            for n in range(MEDICATION_CHANGES):
+                changes.append(
+                    MedicationChange(
+                        medication=medication,
+                        kind="start" if n == 0 else "dose",
+                        dose_before=None if n == 0 else Decimal(25 * n),
+                        dose_after=Decimal(25 * (n + 1)),
+                        reason="Titration",
+                        effective_on=started + datetime.timedelta(days=14 * n),
+                        made_by=member.user,
+                    )
+                )
+        labs += [
+            LabResult(
+                patient=patient,
+                organization=group,
+                test=test,
+                value="1",
+                collected_on=today - datetime.timedelta(days=rng.randint(1, 120)),
+                entered_by=member.user,
+            )
+            for test in ("weight", "blood_pressure", "lithium_level", "tsh")
+        ]
+    Medication.objects.bulk_create(medications, batch_size=1000)
+    MedicationChange.objects.bulk_create(changes, batch_size=1000)
+    LabResult.objects.bulk_create(labs, batch_size=1000)
+    return len(medications)
 
 
 def _csrf_secret() -> str:

@@ -118,6 +118,14 @@ def endpoints(manifest: Manifest) -> list[Endpoint]:
         Endpoint("patient_chart", "patient chart", chart, "therapist", (me, manifest.chart_patient_mrn, *part2)),
         # The therapist's whole caseload with 20 scores each: one query per figure, whatever its size.
         Endpoint("registry", "registry (the therapist's caseload)", "/registry/", "therapist", (me, "Registry")),
+        # The list, its timeline of titrations and lab results, and what monitoring is due.
+        Endpoint(
+            "medications",
+            "medication list and timeline",
+            f"{chart}medications/",
+            "therapist",
+            (me, "Current medications", "Timeline"),
+        ),
     ]
     if not manifest.prescriber_session_key:  # a manifest from before the prescriber was signed in
         return pages

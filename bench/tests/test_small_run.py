@@ -40,6 +40,7 @@ def test_a_small_run_measures_every_page_signed_in(tmp_path: Path) -> None:
         "patient_search",
         "patient_chart",
         "registry",
+        "medications",
         "prescriber_list",
         "prescriber_chart",
         "prescriber_record",
