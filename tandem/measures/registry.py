@@ -186,16 +186,6 @@ def _monitoring(
     for r in LabResult.objects.filter(patient_id__in=ids).only("patient_id", "organization_id", "test", "collected_on"):
         by_patient[r.patient_id][2].append(r)
     return by_patient
-    patient_of = {m.pk: m.patient_id for m in medications}
-    for c in MedicationChange.objects.filter(medication_id__in=patient_of, kind__in=med_selectors.DOSE_EVENTS).only(
-        "medication_id", "kind", "effective_on"
-    ):
-        by_patient[patient_of[c.medication_id]][1].append(c)
-    for r in LabResult.objects.filter(patient_id__in=list(by_patient)).only(
-        "patient_id", "organization_id", "test", "collected_on"
-    ):
-        by_patient[r.patient_id][2].append(r)
-    return by_patient
 
 
 def _sorted(rows: list[Row], sort: str) -> list[Row]:
