@@ -150,5 +150,9 @@ def diff(old: PlanVersion, new: PlanVersion) -> list[Change]:
             )
     changes += [Change("removed", "Diagnosis", f"{c} {d['name']}") for c, d in before.items() if c not in after]
     changes += _compare_items("Goal", list(old.goals.all()), list(new.goals.all()))
-    changes += _compare_items("Intervention", list(old.interventions.all()), list(new.interventions.all()))
+    changes += _compare_items(
+        "Intervention",
+        list(old.interventions.select_related("owner")),
+        list(new.interventions.select_related("owner")),
+    )
     return changes

@@ -217,10 +217,13 @@ def start_draft(
     problem_list: Sequence[Diagnosis],
     form_token: uuid.UUID,
     meta: audit.RequestMeta,
+    sharing: policy.Sharing | None = None,
 ) -> tuple[PlanVersion, bool]:
     """A new draft version: the first, or a revision copied from the newest
     version. A version awaiting its second signature is withdrawn by it
-    (superseded unsigned): the change is what will be signed now."""
+    (superseded unsigned): the change is what will be signed now. Given the
+    actor's ``sharing``, a newest version the patient's consent hides from
+    them is neither copied nor withdrawn."""
     existing = PlanVersion.objects.filter(form_token=form_token, plan__patient=patient, created_by=actor).first()
     if existing is not None:
         return existing, False
@@ -232,6 +235,14 @@ def start_draft(
             if versions.filter(status=VersionStatus.DRAFT).exists():
                 raise PlanError("A draft of this plan is already open: edit that one.")
             newest = versions.order_by("-number").first()
+            if (
+                sharing is not None
+                and newest is not None
+                and not sharing.sees(newest.effective_class, newest.organization_id)
+            ):
+                raise PlanError(
+                    "The patient's consent does not let you see the plan as it stands, so you cannot revise it."
+                )
             now = timezone.now()
             if newest is not None and newest.status == VersionStatus.SIGNING:
                 PlanVersion.objects.filter(pk=newest.pk).update(status=VersionStatus.SUPERSEDED, ended_at=now)

@@ -228,6 +228,7 @@ def start_draft(request: HttpRequest, public_id: str) -> HttpResponse:
             problem_list=policy.visible_diagnoses(sharing),
             form_token=token,
             meta=_meta(request),
+            sharing=sharing,
         )
     except PlanError as error:
         messages.error(request, str(error))
