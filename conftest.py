@@ -1,5 +1,6 @@
 """Fixtures shared by every test: the cast, signed-in clients, and the audit
-triggers, which must be lifted while a transactional test flushes tables."""
+and signed-plan triggers, which must be lifted while a transactional test
+flushes tables."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from django.db import connection
 from django.test import Client
 
 from tandem.audit import triggers
+from tandem.plans import triggers as plan_triggers
 from tandem.test import Cast, build_cast, sign_in
 
 
@@ -62,10 +64,11 @@ TRANSACTIONAL = {"transactional_db", "live_server", "live_url"}
 
 
 @pytest.fixture(autouse=True)
-def _audit_triggers_around_flush(request: pytest.FixtureRequest) -> Iterator[None]:
+def _triggers_around_flush(request: pytest.FixtureRequest) -> Iterator[None]:
     """Transactional tests end by emptying every table, which the append-only
-    triggers refuse. Lift them just before that flush; the flush's
-    post_migrate signal puts them back (tandem.audit.apps)."""
+    audit triggers and the guards on signed plan versions refuse. Lift them
+    just before that flush; the flush's post_migrate signal puts them back
+    (tandem.audit.apps, tandem.plans.apps)."""
     marker = request.node.get_closest_marker("django_db")
     transactional = bool(TRANSACTIONAL & set(request.fixturenames)) or bool(
         marker is not None and marker.kwargs.get("transaction")
@@ -76,3 +79,4 @@ def _audit_triggers_around_flush(request: pytest.FixtureRequest) -> Iterator[Non
     yield
     if transactional:
         triggers.remove(connection)
+        plan_triggers.remove(connection)

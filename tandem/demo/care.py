@@ -513,6 +513,8 @@ def remove_care(orgs: object) -> None:
     Medication.objects.filter(**mine).delete()
     PdmpCheck.objects.filter(**mine).delete()
     LabResult.objects.filter(**mine).delete()
+    # Removing the whole record is the one deletion signed plan versions allow.
+    Plan.objects.filter(**mine).update(erasing=True)
     PlanAcknowledgement.objects.filter(version__plan__patient__practice__in=orgs).delete()
     PlanLink.objects.filter(version__plan__patient__practice__in=orgs).delete()
     PlanSignature.objects.filter(version__plan__patient__practice__in=orgs).delete()

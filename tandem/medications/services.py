@@ -204,6 +204,11 @@ def change(
     meta: audit.RequestMeta,
 ) -> tuple[MedicationChange, bool]:
     """A dose change, taper, hold, resume or stop, with its reason."""
+    # A second submit of the same form finds the change the first one made,
+    # before the checks below judge it against the dose that change set.
+    existing = MedicationChange.objects.filter(form_token=form_token, medication=medication, made_by=actor).first()
+    if existing is not None:
+        return existing, False
     if kind not in TRANSITIONS:
         raise MedicationError("Choose what changes: dose, taper, hold, resume or stop.")
     allowed_from, becomes = TRANSITIONS[kind]

@@ -107,6 +107,9 @@ class Plan(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     patient = models.OneToOneField(Patient, on_delete=models.PROTECT, related_name="plan")
     created_at = models.DateTimeField(default=dj_timezone.now)
+    # Set only when the whole record is removed (the demo reset): it lets the
+    # database delete signed versions, which it otherwise refuses.
+    erasing = models.BooleanField(default=False, editable=False)
 
     def __str__(self) -> str:
         return f"Treatment plan of patient {self.patient_id}"

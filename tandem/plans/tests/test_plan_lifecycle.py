@@ -25,6 +25,7 @@ from tandem.plans.models import (
     Diagnosis,
     Goal,
     Intervention,
+    Plan,
     PlanAcknowledgement,
     PlanSignature,
     PlanVersion,
@@ -617,3 +618,65 @@ def test_only_the_plan_in_force_is_reminded(cast: Cast) -> None:
     assert not ReviewReminder.objects.exists() and not Notification.objects.exists()
     assert reviews.sweep(_noon(cast, new.review_on - datetime.timedelta(days=14))) == 1
     assert ReviewReminder.objects.get().version == new
+
+
+def _deletes(locked: PlanVersion) -> dict[str, Callable[[], object]]:
+    def raw(table: str, column: str) -> Callable[[], None]:
+        def run() -> None:
+            with connection.cursor() as cursor:
+                cursor.execute(f"DELETE FROM {table} WHERE {column} = %s", [locked.pk])
+
+        return run
+
+    return {
+        "goal delete()": lambda: Goal.objects.filter(version=locked).first().delete(),  # type: ignore[union-attr]
+        "goals queryset delete": lambda: Goal.objects.filter(version=locked).delete(),
+        "intervention delete": lambda: Intervention.objects.filter(version=locked).delete(),
+        "signature delete": lambda: PlanSignature.objects.filter(version=locked).delete(),
+        "acknowledgement delete": lambda: PlanAcknowledgement.objects.filter(version=locked).delete(),
+        "goal raw SQL delete": raw("plans_goal", "version_id"),
+        "signature raw SQL delete": raw("plans_plansignature", "version_id"),
+        "version raw SQL delete": raw("plans_planversion", "id"),
+    }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "delete",
+    [
+        "goal delete()",
+        "goals queryset delete",
+        "intervention delete",
+        "signature delete",
+        "acknowledgement delete",
+        "goal raw SQL delete",
+        "signature raw SQL delete",
+        "version raw SQL delete",
+    ],
+)
+def test_nothing_of_a_signed_version_can_be_deleted(cast: Cast, delete: str) -> None:
+    locked = in_force(cast, goals=2, interventions=2)
+    acknowledgement.in_office(actor=cast.therapist, version=locked, typed_name="Pat Example", meta=META)
+    before = _snapshot(locked)
+    counts = (PlanSignature.objects.filter(version=locked).count(), PlanAcknowledgement.objects.count())
+    with pytest.raises(IntegrityError) as refused, transaction.atomic():
+        _deletes(locked)[delete]()
+    assert "signed plan version cannot be changed" in str(refused.value)
+    assert _snapshot(locked) == before
+    assert (PlanSignature.objects.filter(version=locked).count(), PlanAcknowledgement.objects.count()) == counts
+    assert counts == (2, 1)
+
+
+@pytest.mark.django_db
+def test_a_draft_can_lose_items_and_an_erased_record_can_go_whole(cast: Cast) -> None:
+    locked = in_force(cast)
+    open_draft = draft(cast)
+    assert Goal.objects.filter(version=open_draft).delete()[0] == 1
+    # Removing the whole record (the demo reset's path) releases the plan first.
+    Plan.objects.filter(pk=locked.plan_id).update(erasing=True)
+    PlanSignature.objects.filter(version=locked).delete()
+    Goal.objects.filter(version=locked).delete()
+    Intervention.objects.all().delete()
+    PlanVersion.objects.filter(pk=open_draft.pk).delete()
+    PlanVersion.objects.filter(pk=locked.pk).delete()
+    assert not PlanVersion.objects.filter(plan_id=locked.plan_id).exists()
