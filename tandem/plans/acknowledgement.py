@@ -123,6 +123,9 @@ def refusal(link: PlanLink, at: datetime.datetime | None = None) -> str:
         return "This link has expired. Your care team can send you a new one."
     if link.version.status != VersionStatus.IN_FORCE:
         return "Your care team has updated this plan since the link was sent. They will send you the new one."
+    if PlanAcknowledgement.objects.filter(version_id=link.version_id).exists():
+        # Acknowledged in the office after the link was sent.
+        return "You have already acknowledged this plan with your care team: thank you. This link is no longer needed."
     return ""
 
 

@@ -288,7 +288,7 @@ def test_a_course_from_start_to_stop_with_every_change_on_the_timeline_in_order(
         (day(-45), "Sertraline dose changed: 50 → 100 mg", "Partial response at 50 mg"),
         (day(-60), "Sertraline started", "Depression, moderate"),
     ]
-    assert {e.kind for e in events} == {"change"} and {e.who for e in events} == {"Priya Raman"}
+    assert {e.kind for e in events} == {"change"} and {e.who for e in events} == {care.prescriber.display_name}
 
 
 @pytest.mark.django_db
@@ -522,12 +522,13 @@ def test_the_therapist_is_told_of_each_change_at_once(
         change(c, medication, ChangeKind.STOP, on=TODAY)
 
     rows = notified(c.therapist, services.MEDICATION_CHANGED)
+    who = c.prescriber.display_name
     assert [n.text for n in rows] == [
-        "Priya Raman started a medication for a patient on your care team",
-        "Priya Raman changed the dose of a medication of a patient on your care team",
-        "Priya Raman put on hold a medication of a patient on your care team",
-        "Priya Raman resumed a medication of a patient on your care team",
-        "Priya Raman stopped a medication of a patient on your care team",
+        f"{who} started a medication for a patient on your care team",
+        f"{who} changed the dose of a medication of a patient on your care team",
+        f"{who} put on hold a medication of a patient on your care team",
+        f"{who} resumed a medication of a patient on your care team",
+        f"{who} stopped a medication of a patient on your care team",
     ]
     link = reverse("medications:detail", args=[c.patient.public_id, medication.public_id])
     assert {n.link for n in rows} == {link}
@@ -631,7 +632,7 @@ def test_the_therapists_observation_reaches_the_prescriber_and_the_timeline(
     )
     (note,) = Notification.objects.all()
     assert note.recipient == c.prescriber and note.kind == services.OBSERVATION
-    assert note.text == "Maya Ortiz reported a side effect for a patient on your care team"
+    assert note.text == f"{c.therapist.display_name} reported a side effect for a patient on your care team"
     assert note.link == reverse("medications:list", args=[c.patient.public_id]) + f"#obs-{row.public_id}"
     # The email goes through the worker: one task, queued with the row.
     assert DBTaskResult.objects.filter(task_path__endswith="send_notification_email").count() == 1
@@ -643,7 +644,7 @@ def test_the_therapists_observation_reaches_the_prescriber_and_the_timeline(
         observation = next(e for e in timeline(viewer, c.patient) if e.kind == "observation")
         assert observation.title == "Side effect (Sertraline)"
         assert observation.detail == "Reports nausea most mornings since the increase"
-        assert (observation.day, observation.anchor, observation.who) == (day(-1), f"obs-{row.public_id}", "Maya Ortiz")
+        assert (observation.day, observation.anchor, observation.who) == (day(-1), f"obs-{row.public_id}", c.therapist.display_name)
 
 
 @pytest.mark.django_db

@@ -454,6 +454,21 @@ def test_a_newer_link_replaces_the_older(reachable: Cast, django_capture_on_comm
 
 
 @pytest.mark.django_db
+def test_a_link_sent_before_an_acknowledgement_in_the_office_no_longer_opens(
+    reachable: Cast, django_capture_on_commit_callbacks: object
+) -> None:
+    cast = reachable
+    version = in_force(cast)
+    url = reverse("plans:patient_link", args=[_send(cast, version, django_capture_on_commit_callbacks)])
+    acknowledgement.in_office(actor=cast.therapist, version=version, typed_name="Avery Quintero", meta=META)
+    for answer in (Client().get(url), Client().post(url, {"agree": "on", "typed_name": "Avery Quintero"})):
+        assert answer.status_code == 410
+        assert "You have already acknowledged this plan with your care team" in page_text(answer)
+    row = PlanAcknowledgement.objects.get()
+    assert row.method == "in_office" and PlanLink.objects.get().used_at is None
+
+
+@pytest.mark.django_db
 def test_a_link_to_a_superseded_version_answers_410(
     reachable: Cast, django_capture_on_commit_callbacks: object
 ) -> None:
