@@ -417,7 +417,7 @@ def test_the_prescriber_starts_a_medication_through_the_form(cast: Cast) -> None
 
     page = page_text(client.get(answer["Location"]))
     assert "Sertraline 50 mg is on the list." in page
-    assert "<h1 class=\"grow\">Sertraline 50 mg</h1>" in page and "Low mood for three months" in page
+    assert '<h1 class="grow">Sertraline 50 mg</h1>' in page and "Low mood for three months" in page
     assert "Save the change" in page
 
 
@@ -495,7 +495,9 @@ def test_a_change_the_rules_refuse_is_explained_and_writes_nothing(
     cast: Cast, fields: dict[str, str], message: str
 ) -> None:
     medication = _start(cast)
-    answer = _client(cast.prescriber).post(_url("change", cast, medication.public_id), _change_data(cast, **fields), follow=True)
+    answer = _client(cast.prescriber).post(
+        _url("change", cast, medication.public_id), _change_data(cast, **fields), follow=True
+    )
     assert answer.status_code == 200 and message in page_text(answer)
     assert list(medication.changes.values_list("kind", flat=True)) == ["start"]
     medication.refresh_from_db()
@@ -681,7 +683,8 @@ def test_the_therapists_observation_reaches_the_prescriber_and_the_timeline(
     prescriber = _client(cast.prescriber)
     link = _url("list", cast) + f"#obs-{observation.public_id}"
     inbox = page_text(prescriber.get(reverse("messaging:inbox")))
-    assert f'<a href="{link}">Maya Ortiz reported a side effect for a patient on your care team</a>' in inbox
+    told = f"{cast.therapist.display_name} reported a side effect for a patient on your care team"
+    assert f'<a href="{link}">{told}</a>' in inbox
     # The notification says nothing of the patient's health; the timeline does.
     assert "jittery" not in inbox
     page = page_text(prescriber.get(_url("list", cast)))
@@ -715,7 +718,11 @@ def _second_patient(cast: Cast) -> Cast:
         starts_on=start,
     )
     CareTeamMember.objects.create(
-        patient=patient, user=cast.prescriber, organization=cast.northstar, role=CareTeamRole.PRESCRIBER, starts_on=start
+        patient=patient,
+        user=cast.prescriber,
+        organization=cast.northstar,
+        role=CareTeamRole.PRESCRIBER,
+        starts_on=start,
     )
     grant_authorization(patient, cast.riverbend, cast.northstar, signed_at=timezone.now() - datetime.timedelta(days=1))
     return dataclasses.replace(cast, patient=patient)
@@ -781,7 +788,7 @@ def test_script_in_reason_sig_and_observation_is_shown_as_text(rx_cast: Cast) ->
     }
     expected = {
         "list": ["Started ", "Raised ", "Seen ", "Take ", "Daily ", "Note "],
-        "therapist list": ["Started ", "Raised ", "Seen ", "Take ", "Daily "],
+        "therapist list": ["Started ", "Raised ", "Seen ", "Take ", "Daily ", "Note "],
         "detail": ["Started ", "Raised ", "Daily "],
         "prescription": ["Take ", "Pharmacy "],
         "labs": ["Note "],
@@ -809,8 +816,10 @@ def test_the_same_form_posted_twice_makes_one_row(rx_cast: Cast) -> None:
     assert medication.changes.count() == 1
 
     data = _change_data(cast, dose="1")
-    for _ in range(2):
-        assert prescriber.post(_url("change", cast, medication.public_id), data).status_code == 302
+    assert prescriber.post(_url("change", cast, medication.public_id), data).status_code == 302
+    # The retry finds the first change, rather than judging it against the dose that change set.
+    again = page_text(prescriber.post(_url("change", cast, medication.public_id), data, follow=True))
+    assert "Saved: Clonazepam is now 1 mg, active." in again and "The dose is already" not in again
     assert medication.changes.filter(kind="dose").count() == 1
 
     data = _pdmp_data()
@@ -865,13 +874,15 @@ def test_each_page_audits_one_view(rx_cast: Cast) -> None:
 # The queries each page takes, measured on PostgreSQL (SQLite takes one fewer:
 # the audit chain's lock), plus a margin of two for harmless changes. What
 # matters most is that the count does not grow with the list: the test
-# compares one medication with ten, each with several changes, exactly.
+# compares one medication with ten, each with several changes, exactly. Both
+# viewers see the other side's records here (the prescriber the therapist's
+# observations), so both lists write one disclosure row.
 MARGIN = 2
 QUERY_BUDGETS = {
-    ("prescriber", "list"): 0 + MARGIN,
-    ("prescriber", "detail"): 0 + MARGIN,
-    ("therapist", "list"): 0 + MARGIN,
-    ("therapist", "detail"): 0 + MARGIN,
+    ("prescriber", "list"): 23 + MARGIN,
+    ("prescriber", "detail"): 19 + MARGIN,
+    ("therapist", "list"): 21 + MARGIN,
+    ("therapist", "detail"): 19 + MARGIN,
 }
 GROWTH_DRUGS = [
     "sertraline",
@@ -941,11 +952,17 @@ def test_the_list_and_detail_take_the_same_queries_whatever_the_lists_size(cast:
     _consent(cast)
     client = _client(cast.everyone()[viewer])
     first = _grow(cast, GROWTH_DRUGS[:1], None)
-    small = {"list": _count(client, _url("list", cast)), "detail": _count(client, _url("detail", cast, first.public_id))}
+    small = {
+        "list": _count(client, _url("list", cast)),
+        "detail": _count(client, _url("detail", cast, first.public_id)),
+    }
     _grow(cast, GROWTH_DRUGS[1:], first)
     assert Medication.objects.count() == 10 and MedicationChange.objects.count() == 30 + 8
     page = page_text(client.get(_url("list", cast)))
     assert page.count('class="event-change"') == 38 and page.count('class="event-observation"') == 10
-    large = {"list": _count(client, _url("list", cast)), "detail": _count(client, _url("detail", cast, first.public_id))}
+    large = {
+        "list": _count(client, _url("list", cast)),
+        "detail": _count(client, _url("detail", cast, first.public_id)),
+    }
     for name in ("list", "detail"):
         assert small[name] == large[name] <= QUERY_BUDGETS[(viewer, name)], (name, small, large)
