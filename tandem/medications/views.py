@@ -272,7 +272,11 @@ def prescribe(request: HttpRequest, public_id: str, medication_id: str) -> HttpR
         _viewed(request, patient, Action.VIEW, "prescription_form", medication.public_id)
     pdmp = None
     if drug.controlled:
-        pdmp = prescribing.usable_pdmp_check(medication, _actor(request), initial["patient_state"], now)
+        # The check that counts is for the state in the form, once one is chosen.
+        shown_state = (
+            form.cleaned_data["patient_state"] if form.is_bound and form.is_valid() else initial["patient_state"]
+        )
+        pdmp = prescribing.usable_pdmp_check(medication, _actor(request), shown_state, now)
     context = {
         "nav": "patients",
         "patient": patient,

@@ -547,6 +547,10 @@ def test_an_allowed_prescription_leads_to_its_printable_record(rx_cast: Cast) ->
     assert "OR-PDMP-2291" not in page_text(client.get(_url("pdmp", cast)))  # the reference is kept, not listed
     assert "Reviewed: nothing of concern" in page_text(client.get(_url("pdmp", cast)))
 
+    # The Oregon check is not shown as the one that counts for a patient in Washington.
+    elsewhere = page_text(client.post(_url("prescribe", cast, medication.public_id), _rx_data(patient_state="WA")))
+    assert "PDMP check on file" not in elsewhere and "No PDMP check of WA from the past 7 days" in elsewhere
+
     answer = client.post(_url("prescribe", cast, medication.public_id), _rx_data())
     rx = Prescription.objects.get()
     assert answer.status_code == 302 and answer["Location"] == _url("prescription", cast, rx.public_id)
