@@ -163,6 +163,13 @@ def _controlled(
     in_person_evaluated: bool,
 ) -> None:
     schedule = drug.schedule
+    if drug.otp_only:
+        out.refuse(
+            "otp_only",
+            f"{drug.name.capitalize()} for opioid use disorder is dispensed only by an opioid treatment program; "
+            "it cannot be prescribed to a pharmacy for it.",
+        )
+        return
     registrations = creds.of("dea", state)
     current_regs = [f for f in registrations if f.in_force(day)]
     if not registrations:
@@ -189,7 +196,7 @@ def _controlled(
         out.ground("in_person_evaluation", "An in-person evaluation is on file.")
         return
     tele, bup = rules.dea_telemedicine, rules.buprenorphine
-    if drug.oud and bup.in_effect(day):
+    if bup.covers(drug, day):
         out.ground("buprenorphine_rule", f"The {bup.name} allows it, after a PDMP check in {state}; up to 6 months.")
         return
     if audio_only:
@@ -261,6 +268,11 @@ def decide(
         found = rules.drugs.get(drug.strip().lower())
         if found is None:
             out.refuse("unknown_drug", f"{drug!r} is not in Tandem's drug catalog.")
+        elif not creds.discipline:
+            out.refuse(
+                "discipline_cannot_prescribe",
+                "No clinician profile with a prescribing discipline is on file for this person.",
+            )
         elif creds.discipline not in m.PRESCRIBING_DISCIPLINES:
             label = (
                 m.Discipline(creds.discipline).label if creds.discipline in m.Discipline.values else creds.discipline

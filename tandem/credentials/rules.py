@@ -26,6 +26,16 @@ class DatedRule:
 
 
 @dataclass(frozen=True)
+class BuprenorphineRule(DatedRule):
+    """The special telemedicine rule for OUD treatment by Schedule III-V drugs."""
+
+    schedules: frozenset[str]
+
+    def covers(self, drug: Drug, day: datetime.date) -> bool:
+        return drug.oud and drug.schedule in self.schedules and self.in_effect(day)
+
+
+@dataclass(frozen=True)
 class TelemedicineRule(DatedRule):
     video_schedules: frozenset[str]
     audio_only_schedules_for_oud: frozenset[str]
@@ -42,6 +52,8 @@ class Drug:
     schedule: str  # "" when not controlled
     oud: bool
     verified: bool
+    # Dispensed for its use here only by an opioid treatment program: never prescribed to a pharmacy.
+    otp_only: bool = False
     # Catalog detail for the med list. The dose range is the usual adult total daily dose in
     # `dose_unit`; `dose_verified` stays false until a pharmacist has reviewed it.
     display: str = ""
@@ -65,7 +77,7 @@ class Rules:
     version: str
     drugs_version: str
     dea_telemedicine: TelemedicineRule
-    buprenorphine: DatedRule
+    buprenorphine: BuprenorphineRule
     medicare_in_person: DatedRule
     psypact: DatedRule
     psypact_members: frozenset[str]
@@ -113,7 +125,10 @@ def parse(rules_raw: dict[str, Any], drugs_raw: dict[str, Any]) -> Rules:
             video_schedules=frozenset(tele["video_schedules"]),
             audio_only_schedules_for_oud=frozenset(tele["audio_only_schedules_for_oud"]),
         ),
-        buprenorphine=DatedRule(**_dated(rules_raw["buprenorphine_telemedicine"])),
+        buprenorphine=BuprenorphineRule(
+            **_dated(rules_raw["buprenorphine_telemedicine"]),
+            schedules=frozenset(rules_raw["buprenorphine_telemedicine"]["schedules"]),
+        ),
         medicare_in_person=DatedRule(**_dated(rules_raw["medicare_in_person"])),
         psypact=DatedRule(**_dated(rules_raw["psypact"])),
         psypact_members=frozenset(rules_raw["psypact"]["members"]),
@@ -138,6 +153,7 @@ def _drug(d: dict[str, Any]) -> Drug:
         schedule=d["schedule"],
         oud=bool(d.get("oud", False)),
         verified=bool(d["verified"]),
+        otp_only=bool(d.get("otp_only", False)),
         display=d.get("display") or d["name"].capitalize(),
         brands=tuple(d.get("brands", ())),
         forms=tuple(d.get("forms", ())),

@@ -198,7 +198,7 @@ def check(
                 decision.rules_version,
             )
         today = medication.patient.practice.local_date(at)
-        bup_rule = drug.oud and not in_person and rules.current().buprenorphine.in_effect(today)
+        bup_rule = not in_person and rules.current().buprenorphine.covers(drug, today)
         if pdmp.outcome == PdmpOutcome.UNAVAILABLE:
             short = limits().buprenorphine_days_without_pdmp
             if not bup_rule:
@@ -270,6 +270,8 @@ def prescribe(
     patient = medication.patient
     if medication.status == MedicationStatus.STOPPED:
         raise MedicationError("This medication is stopped; start it again before prescribing it.")
+    if medication.status == MedicationStatus.ON_HOLD:
+        raise MedicationError("This medication is on hold; resume it before prescribing it.")
     drug = rules.current().drugs.get(medication.drug)
     if drug is None:
         raise MedicationError("This drug is no longer in Tandem's catalog.")

@@ -234,6 +234,13 @@ def change(
             raise MedicationError(
                 f"This medication is {current.get_status_display().lower()}; that change does not apply."
             )
+        # The timeline is read in date order: a change may not go back before the last one.
+        last = current.changes.order_by("-effective_on").values_list("effective_on", flat=True).first()
+        if last is not None and effective_on < last:
+            raise MedicationError(
+                f"The last change to this medication is dated {last:%b} {last.day}, {last.year}; "
+                "date this one on or after it."
+            )
         fields: dict[str, Any] = {"status": becomes, "updated_at": timezone.now()}
         if new_dose is not None:
             fields["dose"] = new_dose
@@ -281,6 +288,8 @@ def record_pdmp_check(
 ) -> tuple[PdmpCheck, bool]:
     if outcome not in PdmpOutcome.values:
         raise MedicationError("Choose what the check found.")
+    if state not in rules.current().state_time_zones:
+        raise MedicationError("Choose the state whose PDMP was checked.")
     now = timezone.now()
     if checked_at > now + datetime.timedelta(minutes=5):
         raise MedicationError("The time of the check cannot be in the future.")

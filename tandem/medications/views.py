@@ -180,7 +180,8 @@ def detail(request: HttpRequest, public_id: str, medication_id: str) -> HttpResp
         "drug": drug,
         "changes": changes,
         "prescriptions": prescriptions,
-        "can_prescribe": can_prescribe and medication.status != MedicationStatus.STOPPED,
+        "can_prescribe": can_prescribe
+        and medication.status not in (MedicationStatus.STOPPED, MedicationStatus.ON_HOLD),
         "change_form": f.ChangeForm() if can_prescribe and medication.status != MedicationStatus.STOPPED else None,
         "requirements": monitoring.requirements_for(medication.drug),
     }

@@ -460,6 +460,22 @@ def test_a_change_dated_outside_the_course_is_refused(care: Cast, on: datetime.d
 
 
 @pytest.mark.django_db
+def test_a_change_is_not_dated_before_the_last_one(care: Cast) -> None:
+    medication, _ = start(care, started_on=day(-30))
+    change(care, medication, ChangeKind.DOSE, dose=Decimal("100"), on=day(-10))
+    before = counts()
+    last = day(-10)
+    with pytest.raises(MedicationError) as refused:
+        change(care, medication, ChangeKind.STOP, on=day(-20))
+    assert str(refused.value) == (
+        f"The last change to this medication is dated {last:%b} {last.day}, {last.year}; date this one on or after it."
+    )
+    assert counts() == before
+    row, created = change(care, medication, ChangeKind.STOP, on=day(-10))
+    assert created and row.effective_on == day(-10)
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("on", [day(-30), day(1)])
 def test_a_change_on_the_start_day_or_tomorrow_is_accepted(care: Cast, on: datetime.date) -> None:
     medication, _ = start(care, started_on=day(-30))
@@ -842,6 +858,7 @@ def test_a_pdmp_check_is_kept_with_its_time_state_and_outcome(
     ("overrides", "message"),
     [
         ({"outcome": "clean"}, "Choose what the check found."),
+        ({"state": "ZZ"}, "Choose the state whose PDMP was checked."),
         ({"outcome": PdmpOutcome.CONCERNS, "findings": " "}, "Say what the check found."),
         ({"checked_at": NOW + datetime.timedelta(minutes=6)}, "The time of the check cannot be in the future."),
         ({"checked_at": NOW - datetime.timedelta(days=30, minutes=1)}, "Record a check from the past 30 days."),

@@ -60,6 +60,7 @@ FORMS = {
     "clonazepam": ("tablet", "0.5 mg"),
     "methylphenidate": ("tablet", "10 mg"),
     "buprenorphine": ("sublingual film", "8 mg"),
+    "methadone": ("tablet", "10 mg"),
 }
 
 
@@ -342,6 +343,25 @@ CASES = [
         pdmp_state="WA",
         when=AFTER_FLEXIBILITIES,
     ),
+    # Methadone is Schedule II: the buprenorphine rule does not cover it, and for OUD it is
+    # dispensed only by an opioid treatment program, so no prescription is written.
+    Case(
+        "methadone during the flexibilities",
+        "methadone",
+        ("otp_only",),
+        False,
+        creds=WA_DEA,
+        pdmp_state="WA",
+    ),
+    Case(
+        "methadone after the flexibilities, not taken for buprenorphine",
+        "methadone",
+        ("otp_only",),
+        False,
+        creds=WA_DEA,
+        pdmp_state="WA",
+        when=AFTER_FLEXIBILITIES,
+    ),
 ]
 
 
@@ -359,6 +379,25 @@ def test_eligibility(care: Cast, case: Case) -> None:
             assert [r.code for r in decision.reasons] == list(case.codes)
         else:
             assert refusal(care, medication, state=case.state, days=14) == list(case.codes)
+
+
+@pytest.mark.django_db
+def test_the_refusals_that_name_no_credential_still_read_as_sentences(care: Cast) -> None:
+    with time_machine.travel(NOW, tick=False):
+        credential(care.prescriber, discipline="", dea=("WA",))
+        with pytest.raises(PrescribingRefused) as refused:
+            check(care, medication_of(care, "sertraline"))
+        assert [r.text for r in refused.value.reasons] == [
+            "No clinician profile with a prescribing discipline is on file for this person."
+        ]
+        credential(care.prescriber, licences=())
+        pdmp(care, state="WA")
+        with pytest.raises(PrescribingRefused) as refused:
+            check(care, medication_of(care, "methadone"))
+        assert [r.text for r in refused.value.reasons] == [
+            "Methadone for opioid use disorder is dispensed only by an opioid treatment program; "
+            "it cannot be prescribed to a pharmacy for it."
+        ]
 
 
 @pytest.mark.django_db
@@ -743,13 +782,20 @@ def test_a_prescription_that_fails_a_form_check_writes_nothing(
 
 
 @pytest.mark.django_db
-def test_a_stopped_medication_is_not_prescribed(care: Cast) -> None:
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        (ChangeKind.STOP, "This medication is stopped; start it again before prescribing it."),
+        (ChangeKind.HOLD, "This medication is on hold; resume it before prescribing it."),
+    ],
+)
+def test_a_stopped_or_held_medication_is_not_prescribed(care: Cast, kind: str, message: str) -> None:
     credential(care.prescriber)
     medication = medication_of(care, "sertraline")
     services.change(
         actor=care.prescriber,
         medication=medication,
-        kind=ChangeKind.STOP,
+        kind=kind,
         dose=None,
         sig="",
         reason="Side effects",
@@ -757,8 +803,9 @@ def test_a_stopped_medication_is_not_prescribed(care: Cast) -> None:
         form_token=uuid.uuid4(),
         meta=META,
     )
-    with pytest.raises(MedicationError, match="This medication is stopped"):
+    with pytest.raises(MedicationError) as refused:
         write(care, medication)
+    assert str(refused.value) == message
     assert not Prescription.objects.exists()
 
 
