@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.contrib.auth.hashers import make_password
 from django.http import HttpResponse
@@ -289,3 +289,17 @@ def start_medication(
         meta=SYSTEM,
     )
     return medication
+
+
+def with_second_patient(cast: Cast, *, signed_at: datetime.datetime | None = None) -> Cast:
+    """The same cast around a second Riverbend patient, with the same care team
+    and the same authorization for Northstar: for tests of ids from elsewhere."""
+    patient = make_patient(cast.riverbend, "Jordan", "Ellery", "RB-000042")
+    start = datetime.date(2020, 2, 1)
+    for user, organization, role in (
+        (cast.therapist, cast.riverbend, CareTeamRole.PRIMARY_THERAPIST),
+        (cast.prescriber, cast.northstar, CareTeamRole.PRESCRIBER),
+    ):
+        CareTeamMember.objects.create(patient=patient, user=user, organization=organization, role=role, starts_on=start)
+    grant_authorization(patient, cast.riverbend, cast.northstar, signed_at=signed_at)
+    return replace(cast, patient=patient)

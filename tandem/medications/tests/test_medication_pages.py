@@ -6,7 +6,6 @@ size."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import uuid
 from collections.abc import Iterator
@@ -39,8 +38,7 @@ from tandem.medications.models import (
     Transmission,
 )
 from tandem.messaging.models import Notification
-from tandem.patients.models import CareTeamMember, CareTeamRole
-from tandem.test import Cast, grant_authorization, make_patient, page_text, sign_in
+from tandem.test import Cast, grant_authorization, page_text, sign_in, with_second_patient
 
 META = RequestMeta(ip_address="127.0.0.1", user_agent="test")
 SCRIPT = '<script>alert("x")</script>'
@@ -711,25 +709,7 @@ def test_without_consent_the_observation_stays_on_the_practices_side(
 
 
 def _second_patient(cast: Cast) -> Cast:
-    """The same care team and consent around another patient."""
-    patient = make_patient(cast.riverbend, "Jordan", "Ellery", "RB-000042")
-    start = datetime.date(2020, 2, 1)
-    CareTeamMember.objects.create(
-        patient=patient,
-        user=cast.therapist,
-        organization=cast.riverbend,
-        role=CareTeamRole.PRIMARY_THERAPIST,
-        starts_on=start,
-    )
-    CareTeamMember.objects.create(
-        patient=patient,
-        user=cast.prescriber,
-        organization=cast.northstar,
-        role=CareTeamRole.PRESCRIBER,
-        starts_on=start,
-    )
-    grant_authorization(patient, cast.riverbend, cast.northstar, signed_at=timezone.now() - datetime.timedelta(days=1))
-    return dataclasses.replace(cast, patient=patient)
+    return with_second_patient(cast, signed_at=timezone.now() - datetime.timedelta(days=1))
 
 
 @pytest.mark.django_db

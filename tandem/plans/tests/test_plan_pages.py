@@ -4,7 +4,6 @@ link, the PDF, and a fixed number of queries whatever the plan's size."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import re
 import uuid
@@ -23,7 +22,6 @@ from tandem.audit.models import AuditEvent
 from tandem.consent.tests.helpers import pdf_text
 from tandem.measures import services as measures
 from tandem.messaging import sms
-from tandem.patients.models import CareTeamMember, CareTeamRole
 from tandem.plans import acknowledgement, services
 from tandem.plans.models import (
     LOCKED_MESSAGE,
@@ -35,7 +33,7 @@ from tandem.plans.models import (
     VersionStatus,
 )
 from tandem.plans.tests.helpers import META, add_goal, add_intervention, draft, filled_draft, in_force, sign_both
-from tandem.test import Cast, grant_authorization, make_patient, page_text, sign_in
+from tandem.test import Cast, grant_authorization, page_text, sign_in, with_second_patient
 
 
 def _url(name: str, cast: Cast, version: PlanVersion | None = None) -> str:
@@ -580,25 +578,7 @@ def _count(client: Client, url: str) -> int:
 
 
 def _another_patient(cast: Cast) -> Cast:
-    """The same cast around a second patient with the same care team and consent."""
-    patient = make_patient(cast.riverbend, "Jordan", "Ellery", "RB-000042")
-    start = datetime.date(2020, 2, 1)
-    CareTeamMember.objects.create(
-        patient=patient,
-        user=cast.therapist,
-        organization=cast.riverbend,
-        role=CareTeamRole.PRIMARY_THERAPIST,
-        starts_on=start,
-    )
-    CareTeamMember.objects.create(
-        patient=patient,
-        user=cast.prescriber,
-        organization=cast.northstar,
-        role=CareTeamRole.PRESCRIBER,
-        starts_on=start,
-    )
-    grant_authorization(patient, cast.riverbend, cast.northstar)
-    return dataclasses.replace(cast, patient=patient)
+    return with_second_patient(cast)
 
 
 @pytest.mark.django_db
